@@ -1,0 +1,45 @@
+# Kerralla: `make run` sets up and runs it, `make test` sets up and runs the tests.
+# Both create .venv if it is missing and install what they need into it.
+
+PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	&& echo $$p && break; done)
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test lint i18n demo clean
+
+$(BIN)/python:
+	@test -n "$(PYTHON)" || { echo "Kerralla needs Python 3.11 or newer (python3.11 on PATH)."; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed-run: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@touch $@ $(VENV)/.installed-run
+
+run: $(VENV)/.installed-run
+	$(BIN)/kerralla run
+
+test: $(VENV)/.installed-test
+	tools/test
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+
+# Extract the texts from the code into locales/messages.pot, bring every catalog up to date,
+# and compile them (Kerralla compiles them at start too; the .mo files are not committed).
+i18n: $(VENV)/.installed-test
+	$(BIN)/python -m tools.i18n
+
+demo:
+	@echo "The offline demo (kerralla demo) is not built yet: it arrives with the delivery work."
+	@echo "Until then, run Kerralla against Telegram with make run."
+	@exit 1
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

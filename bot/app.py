@@ -1,0 +1,125 @@
+"""Builds the python-telegram-bot Application and the aiohttp app, and runs them together."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from contextlib import suppress
+
+from aiohttp import web
+from telegram import Update
+from telegram.error import InvalidToken, TelegramError
+from telegram.ext import AIORateLimiter, Application
+
+from scheduling.config import Settings
+from scheduling.db import create_engine, session_factory
+
+from . import handlers
+from .commands import register_commands
+from .context import Context, translator_for
+from .services import Services
+from .update_processor import PerUserUpdateProcessor
+from .web.app import build_web_app
+
+log = logging.getLogger(__name__)
+
+
+class StartError(Exception):
+    """Kerralla cannot start; the message is one line for the person starting it."""
+
+
+def build_services(settings: Settings) -> Services:
+    engine = create_engine(settings.database_url)
+    return Services(settings=settings, engine=engine, sessions=session_factory(engine))
+
+
+async def on_error(update: object, context: Context) -> None:
+    # Only the kind of failure: an update's content may be personal data.
+    log.error(
+        "handling update %s failed: %s",
+        getattr(update, "update_id", "-"),
+        type(context.error).__name__,
+        exc_info=context.error,
+    )
+    if isinstance(update, Update) and update.effective_chat and update.effective_user:
+        with suppress(Exception):
+            t = await translator_for(update, context)
+            await context.bot.send_message(
+                update.effective_chat.id,
+                t.gettext("Something went wrong. Please try again in a moment."),
+            )
+
+
+def build_application(services: Services) -> Application:
+    settings = services.settings
+    assert settings.telegram_bot_token is not None
+    application = (
+        Application.builder()
+        .token(settings.telegram_bot_token.get_secret_value())
+        .base_url(f"{settings.telegram_api_url}/bot")
+        .base_file_url(f"{settings.telegram_api_url}/file/bot")
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .concurrent_updates(PerUserUpdateProcessor())
+        .build()
+    )
+    application.bot_data["services"] = services
+    handlers.install(application)
+    application.add_error_handler(on_error)
+    return application
+
+
+async def start_web(services: Services) -> web.AppRunner:
+    runner = web.AppRunner(build_web_app(services), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, services.settings.web_host, services.settings.web_port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise StartError(
+            f"cannot listen on {services.settings.web_host}:{services.settings.web_port} "
+            f"({exc.strerror}): set WEB_HOST and WEB_PORT to a free address"
+        ) from None
+    return runner
+
+
+async def run(settings: Settings) -> None:
+    """Run the bot (long polling) and the web server until SIGTERM or SIGINT."""
+    services = build_services(settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    runner = await start_web(services)
+    application = build_application(services)
+    try:
+        try:
+            await application.initialize()
+        except InvalidToken:
+            raise StartError(
+                f"the Bot API at {settings.telegram_api_url} does not accept the token: "
+                "check TELEGRAM_BOT_TOKEN"
+            ) from None
+        except TelegramError as exc:
+            raise StartError(
+                f"cannot reach the Bot API at {settings.telegram_api_url} ({exc.message}): "
+                "check TELEGRAM_API_URL and the network"
+            ) from None
+        await register_commands(application.bot, settings.default_locale)
+        await application.start()
+        await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+        log.info(
+            "Kerralla is running: bot @%s, web %s", application.bot.username, settings.base_url
+        )
+        await stop.wait()
+        log.info("Stopping")
+        await application.updater.stop()
+        await application.stop()
+    finally:
+        if application.running:
+            await application.stop()
+        with suppress(Exception):
+            await application.shutdown()
+        await runner.cleanup()
+        await services.engine.dispose()

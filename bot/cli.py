@@ -1,0 +1,117 @@
+"""`kerralla run | migrate | generate-key`: the command line of Kerralla."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Callable, Sequence
+
+from cryptography.fernet import Fernet
+
+from scheduling import schema
+from scheduling.config import Settings, SettingsError, load_settings
+from scheduling.db import (
+    DatabaseUnavailable,
+    check_reachable,
+    prepare_sqlite_folder,
+    remove_created,
+)
+
+from . import logs
+
+DEMO_HINT = "To try Kerralla without Telegram, run the offline demo: make demo."
+
+
+class CommandError(Exception):
+    """Ends a command with one line on stderr and a non-zero exit code."""
+
+
+async def prepare_database(settings: Settings) -> None:
+    """Reach the database and bring it to this version's schema, or leave nothing behind."""
+    created = prepare_sqlite_folder(settings.database_url)
+    try:
+        await check_reachable(settings.database_url)
+        await schema.upgrade(settings.database_url)
+    except BaseException:
+        remove_created(created)
+        raise
+
+
+def command_migrate(_args: argparse.Namespace) -> int:
+    settings = load_settings()
+    logs.configure(settings.log_level)
+    asyncio.run(prepare_database(settings))
+    print(f"The database is up to date (revision {schema.head_revision()}).")
+    return 0
+
+
+def command_run(_args: argparse.Namespace) -> int:
+    from .app import run  # the bot's imports are only needed here
+
+    settings = load_settings()
+    if settings.telegram_bot_token is None:
+        raise CommandError(
+            "TELEGRAM_BOT_TOKEN is not set: ask @BotFather for a token and set it in the "
+            f"environment or in .env (see .env.example). {DEMO_HINT}"
+        )
+    if settings.data_key is None:
+        raise CommandError(
+            "DATA_KEY is not set: it encrypts the family's answers. Create one with "
+            "`.venv/bin/kerralla generate-key` and set DATA_KEY in the environment or in .env."
+        )
+    logs.configure(settings.log_level)
+
+    async def main() -> None:
+        await prepare_database(settings)
+        await run(settings)
+
+    asyncio.run(main())
+    return 0
+
+
+def command_generate_key(_args: argparse.Namespace) -> int:
+    print(Fernet.generate_key().decode("ascii"))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kerralla",
+        description="Kerralla convenes multi-agency network meetings in child and family "
+        "services: a Telegram bot, a web page for families, and a scheduler.",
+        epilog="Settings come from the environment and from .env; see .env.example.",
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], help_text: str) -> None:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(func=func)
+
+    add("run", command_run, "migrate the database, then run the bot and the web server")
+    add("migrate", command_migrate, "bring the database to this version's schema")
+    add("generate-key", command_generate_key, "print a new DATA_KEY for encrypting data at rest")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from .app import StartError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (
+        SettingsError,
+        DatabaseUnavailable,
+        CommandError,
+        StartError,
+        schema.SchemaError,
+    ) as exc:
+        print(f"kerralla: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

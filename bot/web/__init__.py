@@ -1,0 +1,1 @@
+"""The web face: health check, the family's pages, calendar files and feeds."""

@@ -1,0 +1,56 @@
+"""The aiohttp application: routes, security headers and the health check."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from sqlalchemy import text
+
+from ..services import Services
+from .pages import TEMPLATES, render, request_translator
+
+SERVICES = web.AppKey("services", Services)
+STATIC = TEMPLATES.parent / "static"
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    # Links carry secrets: never pass them on; nothing from other sites; no framing.
+    response.headers.setdefault("Referrer-Policy", "no-referrer")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; style-src 'self'; img-src 'self'; form-action 'self'; "
+        "frame-ancestors 'none'; base-uri 'none'",
+    )
+    return response
+
+
+async def healthz(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    try:
+        async with services.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception:  # any failure to reach the database is what this reports
+        return web.json_response({"status": "failing", "database": "unreachable"}, status=503)
+    return web.json_response({"status": "ok", "database": "ok"})
+
+
+async def front_page(request: web.Request) -> web.Response:
+    settings = request.app[SERVICES].settings
+    t = request_translator(request, settings.default_locale, settings.timezone)
+    return render(request, "front.html", t)
+
+
+def build_web_app(services: Services) -> web.Application:
+    app = web.Application(middlewares=[security_headers], client_max_size=64 * 1024)
+    app[SERVICES] = services
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/", front_page)
+    app.router.add_static("/static", STATIC, append_version=True)
+    return app

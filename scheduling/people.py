@@ -1,0 +1,53 @@
+"""The people Kerralla talks to: remembering a Telegram user and their language."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from .i18n import LOCALES, pick_locale
+from .models import Professional, ProfessionalState, TelegramUser, utcnow
+
+
+async def remember_telegram_user(
+    session: AsyncSession, user_id: int, language_code: str | None, default_locale: str
+) -> TelegramUser:
+    """The user's row, made on first contact with the language their Telegram app uses."""
+    user = await session.get(TelegramUser, user_id)
+    if user is None:
+        dialect = postgresql if session.bind.dialect.name == "postgresql" else sqlite
+        # Two first updates from one person may race: the second insert does nothing.
+        await session.execute(
+            dialect.insert(TelegramUser)
+            .values(
+                id=user_id,
+                language_code=language_code,
+                locale=pick_locale(language_code, default_locale),
+                created_at=utcnow(),
+            )
+            .on_conflict_do_nothing(index_elements=["id"])
+        )
+        user = await session.get(TelegramUser, user_id)
+        assert user is not None
+    elif language_code and language_code != user.language_code:
+        user.language_code = language_code
+    return user
+
+
+async def set_locale(session: AsyncSession, user_id: int, locale: str) -> None:
+    if locale not in LOCALES:
+        raise ValueError(f"unsupported locale {locale!r}")
+    user = await session.get(TelegramUser, user_id)
+    if user is None:
+        raise LookupError("unknown Telegram user")
+    user.locale = locale
+
+
+async def approved_professional(session: AsyncSession, user_id: int) -> Professional | None:
+    return await session.scalar(
+        select(Professional).where(
+            Professional.telegram_user_id == user_id,
+            Professional.state == ProfessionalState.APPROVED,
+        )
+    )
