@@ -14,6 +14,7 @@ from telegram.ext import AIORateLimiter, Application
 
 from scheduling.config import Settings
 from scheduling.db import create_engine, session_factory
+from scheduling.errors import StartupError
 
 from . import handlers
 from .commands import register_commands
@@ -25,7 +26,7 @@ from .web.app import build_web_app
 log = logging.getLogger(__name__)
 
 
-class StartError(Exception):
+class StartError(StartupError):
     """Kerralla cannot start; the message is one line for the person starting it."""
 
 

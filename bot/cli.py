@@ -7,28 +7,26 @@ import asyncio
 import sys
 from collections.abc import Callable, Sequence
 
-from cryptography.fernet import Fernet
-
-from scheduling import schema
-from scheduling.config import Settings, SettingsError, load_settings
-from scheduling.db import (
-    DatabaseUnavailable,
-    check_reachable,
-    prepare_sqlite_folder,
-    remove_created,
-)
+from scheduling.config import Settings, load_settings
+from scheduling.errors import StartupError
 
 from . import logs
+
+# The database, Alembic and the bot are imported where they are used, so that `--help` and a
+# bad setting answer at once.
 
 DEMO_HINT = "To try Kerralla without Telegram, run the offline demo: make demo."
 
 
-class CommandError(Exception):
+class CommandError(StartupError):
     """Ends a command with one line on stderr and a non-zero exit code."""
 
 
 async def prepare_database(settings: Settings) -> None:
     """Reach the database and bring it to this version's schema, or leave nothing behind."""
+    from scheduling import schema
+    from scheduling.db import check_reachable, prepare_sqlite_folder, remove_created
+
     created = prepare_sqlite_folder(settings.database_url)
     try:
         await check_reachable(settings.database_url)
@@ -38,17 +36,28 @@ async def prepare_database(settings: Settings) -> None:
         raise
 
 
+def secrets(settings: Settings) -> list[str]:
+    values = [settings.telegram_bot_token, settings.smtp_password, settings.data_key]
+    found = [v.get_secret_value() for v in values if v is not None]
+    if settings.telegram_bot_token is not None:
+        # The part of a bot token after the colon is the secret part.
+        found.append(settings.telegram_bot_token.get_secret_value().split(":", 1)[1])
+    if settings.database.password:
+        found.append(settings.database.password)
+    return found
+
+
 def command_migrate(_args: argparse.Namespace) -> int:
     settings = load_settings()
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, secrets(settings))
     asyncio.run(prepare_database(settings))
+    from scheduling import schema
+
     print(f"The database is up to date (revision {schema.head_revision()}).")
     return 0
 
 
 def command_run(_args: argparse.Namespace) -> int:
-    from .app import run  # the bot's imports are only needed here
-
     settings = load_settings()
     if settings.telegram_bot_token is None:
         raise CommandError(
@@ -60,7 +69,8 @@ def command_run(_args: argparse.Namespace) -> int:
             "DATA_KEY is not set: it encrypts the family's answers. Create one with "
             "`.venv/bin/kerralla generate-key` and set DATA_KEY in the environment or in .env."
         )
-    logs.configure(settings.log_level)
+    logs.configure(settings.log_level, secrets(settings))
+    from .app import run
 
     async def main() -> None:
         await prepare_database(settings)
@@ -71,6 +81,8 @@ def command_run(_args: argparse.Namespace) -> int:
 
 
 def command_generate_key(_args: argparse.Namespace) -> int:
+    from cryptography.fernet import Fernet
+
     print(Fernet.generate_key().decode("ascii"))
     return 0
 
@@ -95,18 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .app import StartError
-
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (
-        SettingsError,
-        DatabaseUnavailable,
-        CommandError,
-        StartError,
-        schema.SchemaError,
-    ) as exc:
+    except StartupError as exc:
         print(f"kerralla: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -18,12 +18,14 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 
+from .errors import StartupError
+
 SUPPORTED_LOCALES = ("fi", "sv", "en")
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///data/kerralla.db"
 TELEGRAM_TOKEN_PATTERN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{20,}$")
 
 
-class SettingsError(Exception):
+class SettingsError(StartupError):
     """A setting is missing or invalid; the message is one line meant for the person starting."""
 
 

@@ -18,6 +18,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import NullPool
 
+from .errors import StartupError
+
 
 def is_sqlite(url: URL | str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
@@ -73,7 +75,7 @@ async def transaction(
         yield session
 
 
-class DatabaseUnavailable(Exception):
+class DatabaseUnavailable(StartupError):
     """The database cannot be used; the message is one line for the person starting Kerralla."""
 
 

@@ -14,12 +14,13 @@ from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection
 
 from .db import create_engine, is_sqlite
+from .errors import StartupError
 from .models import Base
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
-class SchemaError(Exception):
+class SchemaError(StartupError):
     """The database does not match the migrations (e.g. a broken foreign key after one)."""
 
 

@@ -18,8 +18,9 @@ from .databases import (
     session_database_name,
     sqlite_url,
 )
+from .harness import BotHarness, running_bot
 
-DB_FIXTURES = {"database_url", "empty_database_url", "engine", "sessions"}
+DB_FIXTURES = {"database_url", "empty_database_url", "engine", "sessions", "bot"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -82,3 +83,10 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
 @pytest.fixture
 def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return session_factory(engine)
+
+
+@pytest.fixture
+async def bot(database_url: str) -> AsyncIterator[BotHarness]:
+    """Kerralla's real handlers, polling a fake Bot API over HTTP, on a clean database."""
+    async with running_bot(database_url) as harness:
+        yield harness

@@ -19,10 +19,7 @@ from telegram import (
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes
 
-try:  # tests/ may or may not be a package
-    from tests.fake_bot_api import FakeBotAPI
-except ModuleNotFoundError:
-    from fake_bot_api import FakeBotAPI
+from .fake_bot_api import FakeBotAPI
 
 TOKEN = "123456:TEST-TOKEN"
 UID = 4242
