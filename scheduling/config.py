@@ -51,6 +51,10 @@ HINTS: dict[str, str] = {
     "ADMIN_TELEGRAM_IDS": "set ADMIN_TELEGRAM_IDS to Telegram user ids separated by commas, "
     "e.g. 12345678,23456789",
     "LOG_LEVEL": "set LOG_LEVEL to DEBUG, INFO, WARNING or ERROR",
+    "MAX_WINDOW_DAYS": "set MAX_WINDOW_DAYS to a number of days between 1 and 366",
+    "CALENDAR_TIMEOUT_SECONDS": "set CALENDAR_TIMEOUT_SECONDS to seconds between 0 and 60",
+    "CALENDAR_CACHE_SECONDS": "set CALENDAR_CACHE_SECONDS to seconds between 0 and 86400",
+    "ALLOW_LOOPBACK_CALENDARS": "set ALLOW_LOOPBACK_CALENDARS to true or false",
 }
 
 # Settings whose value must never be echoed back in an error.
@@ -106,6 +110,12 @@ class Settings(BaseSettings):
     default_locale: str = "fi"
     admin_telegram_ids: Annotated[tuple[int, ...], NoDecode] = ()
     log_level: str = "INFO"
+    # Scheduling: how far ahead a convener may look, and how published calendars are read.
+    max_window_days: int = Field(120, ge=1, le=366)
+    calendar_timeout_seconds: float = Field(5.0, gt=0, le=60)
+    calendar_cache_seconds: int = Field(900, ge=0, le=86400)
+    # Only for tests and local trials: lets calendar URLs point at this machine.
+    allow_loopback_calendars: bool = False
 
     @field_validator("telegram_bot_token")
     @classmethod
@@ -225,7 +235,13 @@ def describe_error(exc: ValidationError) -> str:
     error = exc.errors()[0]
     name = str(error["loc"][0]).upper() if error["loc"] else "a setting"
     reason = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
-    if error.get("type") in {"int_parsing", "greater_than_equal", "less_than_equal"}:
+    if error.get("type") in {
+        "int_parsing",
+        "float_parsing",
+        "greater_than",
+        "greater_than_equal",
+        "less_than_equal",
+    }:
         reason = "is not a valid number"
     elif error.get("type") == "bool_parsing":
         reason = "is not true or false"
