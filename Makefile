@@ -7,7 +7,7 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint i18n demo clean
+.PHONY: run test lint i18n bench demo clean
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Kerralla needs Python 3.11 or newer (python3.11 on PATH)."; exit 1; }
@@ -35,6 +35,10 @@ lint: $(VENV)/.installed-test
 # and compile them (Kerralla compiles them at start too; the .mo files are not committed).
 i18n: $(VENV)/.installed-test
 	$(BIN)/python -m tools.i18n
+
+# Speed figures (candidate search, job pickup), printed and written to bench/results.json.
+bench: $(VENV)/.installed-test
+	$(BIN)/python -m bench
 
 demo:
 	@echo "The offline demo (kerralla demo) is not built yet: it arrives with the delivery work."

@@ -13,8 +13,11 @@ from telegram.error import InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, Application
 
 from scheduling.config import Settings
-from scheduling.db import create_engine, session_factory
+from scheduling.db import create_engine, session_factory, transaction
 from scheduling.errors import StartupError
+from scheduling.jobs import JobWorker
+from scheduling.models import utcnow
+from scheduling.reminders import schedule_retention
 
 from . import handlers
 from .commands import register_commands
@@ -85,13 +88,37 @@ async def start_web(services: Services) -> web.AppRunner:
     return runner
 
 
-async def run(settings: Settings) -> None:
-    """Run the bot (long polling) and the web server until SIGTERM or SIGINT."""
-    services = build_services(settings)
+def stop_on_signals() -> asyncio.Event:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
+    return stop
+
+
+async def start_jobs(services: Services, stop: asyncio.Event) -> asyncio.Task[None]:
+    async with transaction(services.sessions) as session:
+        await schedule_retention(session, services.settings, utcnow())
+    worker = JobWorker(services.sessions, services.settings)
+    return asyncio.create_task(worker.run_until(stop))
+
+
+async def run_worker(settings: Settings) -> None:
+    """Only the timed jobs, until SIGTERM or SIGINT: for running them apart from the bot."""
+    services = build_services(settings)
+    stop = stop_on_signals()
+    try:
+        jobs = await start_jobs(services, stop)
+        log.info("Kerralla's job worker is running")
+        await jobs
+    finally:
+        await services.engine.dispose()
+
+
+async def run(settings: Settings) -> None:
+    """Run the bot (long polling) and the web server until SIGTERM or SIGINT."""
+    services = build_services(settings)
+    stop = stop_on_signals()
     runner = await start_web(services)
     application = build_application(services)
     try:
@@ -110,11 +137,13 @@ async def run(settings: Settings) -> None:
         await register_commands(application.bot, settings.default_locale)
         await application.start()
         await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+        jobs = await start_jobs(services, stop)
         log.info(
             "Kerralla is running: bot @%s, web %s", application.bot.username, settings.base_url
         )
         await stop.wait()
         log.info("Stopping")
+        await jobs  # finishes the batch in hand
         await application.updater.stop()
         await application.stop()
     finally:

@@ -80,6 +80,29 @@ def command_run(_args: argparse.Namespace) -> int:
     return 0
 
 
+def command_worker(_args: argparse.Namespace) -> int:
+    settings = load_settings()
+    logs.configure(settings.log_level, secrets(settings))
+    from .app import run_worker
+
+    async def main() -> None:
+        await prepare_database(settings)
+        await run_worker(settings)
+
+    asyncio.run(main())
+    return 0
+
+
+def command_admin_jobs(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    logs.configure("WARNING", secrets(settings))
+    from scheduling.admin import job_lines
+
+    for line in asyncio.run(job_lines(settings.database_url, failed_only=not args.all)):
+        print(line)
+    return 0
+
+
 def command_generate_key(_args: argparse.Namespace) -> int:
     from cryptography.fernet import Fernet
 
@@ -102,7 +125,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("run", command_run, "migrate the database, then run the bot and the web server")
     add("migrate", command_migrate, "bring the database to this version's schema")
+    add("worker", command_worker, "run only the timed jobs (reminders, deadlines, clean-up)")
     add("generate-key", command_generate_key, "print a new DATA_KEY for encrypting data at rest")
+
+    admin = commands.add_parser(
+        "admin", help="administration: jobs (more to come)", description="Administration."
+    )
+    admin_commands = admin.add_subparsers(title="admin commands", metavar="COMMAND", required=True)
+    jobs = admin_commands.add_parser(
+        "jobs", help="list timed jobs that failed for good (--all: every job not yet done)",
+        description="List timed jobs that failed for good, newest first.",
+    )  # fmt: skip
+    jobs.add_argument("--all", action="store_true", help="list pending jobs too")
+    jobs.set_defaults(func=command_admin_jobs)
     return parser
 
 

@@ -55,6 +55,10 @@ HINTS: dict[str, str] = {
     "CALENDAR_TIMEOUT_SECONDS": "set CALENDAR_TIMEOUT_SECONDS to seconds between 0 and 60",
     "CALENDAR_CACHE_SECONDS": "set CALENDAR_CACHE_SECONDS to seconds between 0 and 86400",
     "ALLOW_LOOPBACK_CALENDARS": "set ALLOW_LOOPBACK_CALENDARS to true or false",
+    "FAMILY_REMINDER_DAYS": "set FAMILY_REMINDER_DAYS to a number of days between 0 and 60",
+    "RETENTION_ANSWERS_DAYS": "set RETENTION_ANSWERS_DAYS to a number of days",
+    "RETENTION_MEETINGS_DAYS": "set RETENTION_MEETINGS_DAYS to a number of days",
+    "RETENTION_AUDIT_DAYS": "set RETENTION_AUDIT_DAYS to a number of days",
 }
 
 # Settings whose value must never be echoed back in an error.
@@ -116,6 +120,12 @@ class Settings(BaseSettings):
     calendar_cache_seconds: int = Field(900, ge=0, le=86400)
     # Only for tests and local trials: lets calendar URLs point at this machine.
     allow_loopback_calendars: bool = False
+    # Reminding a family that has not answered, this many days before the answer deadline.
+    family_reminder_days: int = Field(2, ge=0, le=60)
+    # Retention: the family's answers, meetings and their circles, and the audit log.
+    retention_answers_days: int = Field(30, ge=1, le=3650)
+    retention_meetings_days: int = Field(365, ge=1, le=3650)
+    retention_audit_days: int = Field(730, ge=1, le=3650)
 
     @field_validator("telegram_bot_token")
     @classmethod

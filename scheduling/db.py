@@ -41,10 +41,15 @@ def _sqlite_pragmas(foreign_keys: bool) -> Any:
     return on_connect
 
 
+READ_ONLY = {"sqlite_begin": "DEFERRED"}
+
+
 def _sqlite_begin(connection: Any) -> None:
     # IMMEDIATE takes the write lock at the start, so two writers queue (busy_timeout) instead
-    # of one failing when it upgrades a read lock: SQLite's single-writer discipline.
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    # of one failing when it upgrades a read lock: SQLite's single-writer discipline. Readers
+    # that never write ask for READ_ONLY (`.execution_options(**READ_ONLY)`) and never wait.
+    mode = connection.get_execution_options().get("sqlite_begin", "IMMEDIATE")
+    connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 def create_engine(url: URL | str, *, foreign_keys: bool = True, **kwargs: Any) -> AsyncEngine:
@@ -130,6 +135,7 @@ async def check_reachable(url: URL | str, timeout: float = 10.0) -> None:
     engine = create_engine(url, poolclass=NullPool, connect_args=connect_args)
     try:
         async with engine.connect() as connection:
+            await connection.execution_options(**READ_ONLY)
             await connection.execute(text("SELECT 1"))
     except Exception as exc:  # every driver fails differently; all of them mean "unusable"
         reason = getattr(exc, "orig", None) or exc

@@ -1,6 +1,11 @@
 """Errors meant for the person running Kerralla: the message is one line saying what to fix."""
 
-from typing import Any
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .i18n import Translator
 
 
 class StartupError(Exception):
@@ -8,10 +13,20 @@ class StartupError(Exception):
 
 
 class InvalidInput(ValueError):
-    """Input the domain refuses. `message` is a msgid marked with N_ and `params` its values;
-    the face translates it for the person who gave the input (`Translator.gettext`)."""
+    """Input the domain refuses, said in words the face translates for whoever gave it.
 
-    def __init__(self, message: str, **params: Any) -> None:
-        super().__init__(message.format(**params) if params else message)
+    `message` is a msgid marked with N_, or a (singular, plural) pair marked with Nn_ when it
+    shows the number `n`; `params` are its placeholders' values.
+    """
+
+    def __init__(self, message: str | tuple[str, str], **params: Any) -> None:
+        english = message if isinstance(message, str) else message[params.get("n") != 1]
+        super().__init__(english.format(**params) if params else english)
         self.message = message
         self.params = params
+
+    def render(self, t: Translator) -> str:
+        if isinstance(self.message, tuple):
+            params = {k: v for k, v in self.params.items() if k != "n"}
+            return t.ngettext(*self.message, self.params["n"], **params)
+        return t.gettext(self.message, **self.params)

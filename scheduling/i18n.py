@@ -45,6 +45,15 @@ def N_(message: str) -> str:
     return message
 
 
+def Nn_(singular: str, plural: str) -> tuple[str, str]:
+    """Mark a text with a number `{n}` for translation with plural forms (see N_)."""
+    return (singular, plural)
+
+
+# What `pybabel extract` and the catalog test look for, besides Babel's defaults.
+EXTRA_KEYWORDS = {"N_": None, "Nn_": (1, 2)}
+
+
 def pick_locale(language_code: str | None, default: str = DEFAULT_LOCALE) -> str:
     """The language for a Telegram user's `language_code` (e.g. "sv-FI"): fi, sv or en."""
     if language_code:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from .calendars import check_calendar_url
+from .config import Settings
 from .i18n import LOCALES, pick_locale
 from .models import Professional, ProfessionalState, TelegramUser, utcnow
 
@@ -51,3 +55,19 @@ async def approved_professional(session: AsyncSession, user_id: int) -> Professi
             Professional.state == ProfessionalState.APPROVED,
         )
     )
+
+
+async def set_calendar_feed(
+    session: AsyncSession, professional: Professional, url: str | None, settings: Settings
+) -> None:
+    """Remember (or with None, forget) a professional's published calendar address.
+
+    Raises InvalidInput, changing nothing, for an address Kerralla may not or cannot read.
+    """
+    if url is None or not url.strip():
+        professional.calendar_feed_url = None
+        return
+    checked = await asyncio.to_thread(
+        check_calendar_url, url.strip(), allow_loopback=settings.allow_loopback_calendars
+    )
+    professional.calendar_feed_url = checked

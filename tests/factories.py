@@ -42,13 +42,9 @@ async def professional(
         session.add(TelegramUser(id=telegram_id, locale="fi"))
     values.setdefault("sector", Sector.SCHOOL)
     values.setdefault("state", ProfessionalState.APPROVED)
-    row = Professional(
-        organisation_id=org.id,
-        telegram_user_id=telegram_id,
-        display_name=f"Worker {n}",
-        title="opettaja",
-        **values,
-    )
+    values.setdefault("display_name", f"Worker {n}")
+    values.setdefault("title", "opettaja")
+    row = Professional(organisation_id=org.id, telegram_user_id=telegram_id, **values)
     session.add(row)
     await session.flush()
     return row

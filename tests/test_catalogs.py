@@ -64,3 +64,19 @@ def test_each_locale_has_its_own_catalog() -> None:
     assert translator("fi").gettext("Commands:") == "Komennot:"
     assert translator("sv").gettext("Commands:") == "Kommandon:"
     assert translator("en").gettext("Commands:") == "Commands:"
+
+
+def test_numbers_take_the_right_plural_form() -> None:
+    from scheduling.errors import InvalidInput
+    from scheduling.i18n import Nn_
+
+    refusal = InvalidInput(
+        Nn_("The period can be at most {n} day long.", "The period can be at most {n} days long."),
+        n=1,
+    )
+    assert refusal.render(translator("en")) == "The period can be at most 1 day long."
+    assert refusal.render(translator("sv")) == "Perioden kan vara högst 1 dag lång."
+    refusal.params["n"] = 120
+    assert refusal.render(translator("en")) == "The period can be at most 120 days long."
+    assert refusal.render(translator("sv")) == "Perioden kan vara högst 120 dagar lång."
+    assert refusal.render(translator("fi")) == "Jakso voi olla enintään 120 päivän pituinen."

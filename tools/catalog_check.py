@@ -8,9 +8,11 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from babel.messages.catalog import Catalog, Message
-from babel.messages.extract import extract_from_dir
+from babel.messages.extract import DEFAULT_KEYWORDS, extract_from_dir
 from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.pofile import read_po
+
+from scheduling.i18n import EXTRA_KEYWORDS
 
 ROOT = Path(__file__).resolve().parent.parent
 PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}|%\([A-Za-z_][A-Za-z0-9_]*\)[sdif]")
@@ -27,9 +29,10 @@ def texts_in_code(root: Path = ROOT) -> set[Key]:
     """Every translatable text in the code and templates, as `pybabel extract` finds them."""
     with (root / "babel.cfg").open() as config:
         method_map, options_map = parse_mapping_cfg(config)
+    keywords = {**DEFAULT_KEYWORDS, **EXTRA_KEYWORDS}
     found: set[Key] = set()
     for _filename, _line, message, _comments, context in extract_from_dir(
-        str(root), method_map, options_map
+        str(root), method_map, options_map, keywords=keywords
     ):
         msgid = message[0] if isinstance(message, tuple | list) else message
         found.add((context, msgid))

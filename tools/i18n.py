@@ -44,6 +44,7 @@ def extract() -> None:
             "--project=Kerralla",
             "--copyright-holder=Kerralla",
             "--version=0",
+            "--keyword=Nn_:1,2",
             ".",
         ],
         cwd=ROOT,

@@ -7,6 +7,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from sqlalchemy import text
 
+from scheduling.db import READ_ONLY
+
 from ..services import Services
 from .pages import TEMPLATES, render, request_translator
 
@@ -35,6 +37,7 @@ async def healthz(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     try:
         async with services.engine.connect() as connection:
+            await connection.execution_options(**READ_ONLY)
             await connection.execute(text("SELECT 1"))
     except Exception:  # any failure to reach the database is what this reports
         return web.json_response({"status": "failing", "database": "unreachable"}, status=503)

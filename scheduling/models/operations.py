@@ -57,8 +57,9 @@ class Job(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     max_attempts: Mapped[int] = mapped_column(default=5)
     last_error: Mapped[str | None] = mapped_column(sa.Text)
-    locked_by: Mapped[str | None] = mapped_column(sa.String(100))
-    locked_until: Mapped[datetime | None]
+    # The worker that last ran it, and what came of it ("skipped: the meeting had begun").
+    worker: Mapped[str | None] = mapped_column(sa.String(100))
+    note: Mapped[str | None] = mapped_column(sa.String(200))
     meeting_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("meetings.id", ondelete="CASCADE"), index=True
     )
