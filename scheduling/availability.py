@@ -137,7 +137,7 @@ async def propose_times(
         if seat.id in professionals:
             busy = own[professionals[seat.id].id]
             result = results[seat.id]
-            busy += [Interval(b.start, b.end) for b in result.busy]
+            busy += result.busy
             known = result.known
         attendees.append(
             Attendee(key=seat.id, busy=tuple(busy), required=seat.required, busy_known=known)

@@ -38,6 +38,7 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
+from operator import attrgetter
 from typing import Any, Literal, TypeVar
 from urllib.parse import urljoin, urlsplit, urlunsplit
 from zoneinfo import ZoneInfo
@@ -49,6 +50,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 
 from .errors import InvalidInput
 from .i18n import N_
+from .slots import Interval
 
 log = logging.getLogger(__name__)
 
@@ -104,19 +106,11 @@ UNKNOWN_PROBLEM = N_("{name}'s busy times are unknown.")
 # Results -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Busy:
-    """One busy interval, [start, end) in aware UTC datetimes."""
-
-    start: datetime
-    end: datetime
-
-
 @dataclass(frozen=True, slots=True)
 class CalendarResult:
     """What one participant's calendar says: busy intervals, or unknown with a problem code."""
 
-    busy: list[Busy] = field(default_factory=list)
+    busy: list[Interval] = field(default_factory=list)
     known: bool = True
     problem: Problem | None = None
 
@@ -196,13 +190,13 @@ def _is_free(component: icalendar.cal.Component) -> bool:
     return status == "CANCELLED" or transparency == "TRANSPARENT" or outlook == "FREE"
 
 
-def merge_busy(intervals: list[Busy]) -> list[Busy]:
+def merge_busy(intervals: list[Interval]) -> list[Interval]:
     """Sort and merge overlapping or touching intervals."""
-    merged: list[Busy] = []
-    for interval in sorted(intervals):
+    merged: list[Interval] = []
+    for interval in sorted(intervals, key=attrgetter("start", "end")):
         if merged and interval.start <= merged[-1].end:
             if interval.end > merged[-1].end:
-                merged[-1] = Busy(merged[-1].start, interval.end)
+                merged[-1] = Interval(merged[-1].start, interval.end)
         else:
             merged.append(interval)
     return merged
@@ -233,7 +227,7 @@ def busy_from_ics(
     window_start: datetime,
     window_end: datetime,
     time_zone: str | ZoneInfo,
-) -> list[Busy]:
+) -> list[Interval]:
     """Merged busy intervals of the iCalendar `data` within [window_start, window_end).
 
     Times come out as aware UTC datetimes, clipped to the window. Raises `MalformedCalendar`
@@ -247,7 +241,7 @@ def busy_from_ics(
     # are compared by the library in whatever zone it likes.
     span_start = start_utc.astimezone(zone) - _EXPANSION_MARGIN
     span_end = end_utc.astimezone(zone) + _EXPANSION_MARGIN
-    intervals: list[Busy] = []
+    intervals: list[Interval] = []
     count = 0
     for calendar in _calendars_in(data):
         try:
@@ -269,7 +263,7 @@ def busy_from_ics(
 
 def _occurrence_interval(
     occurrence: Any, zone: ZoneInfo, window_start: datetime, window_end: datetime
-) -> Busy | None:
+) -> Interval | None:
     """One expanded occurrence as a busy interval clipped to the window, or None."""
     if _is_free(occurrence.as_component(False)):
         return None
@@ -282,7 +276,7 @@ def _occurrence_interval(
     end_at = min(_instant(end, zone), window_end)
     if end_at <= start_at:
         return None  # zero-length, or outside the window
-    return Busy(start_at, end_at)
+    return Interval(start_at, end_at)
 
 
 # Addresses ------------------------------------------------------------------------------------
@@ -564,7 +558,7 @@ async def busy_from_feed(
     allow_loopback: bool,
     session: aiohttp.ClientSession | None = None,
 ) -> CalendarResult:
-    """Busy times from a published iCalendar feed; never raises because of the feed.
+    """Interval times from a published iCalendar feed; never raises because of the feed.
 
     The whole read (redirects, download, parsing) is bounded by `timeout` seconds. A shared
     `session` should come from `calendar_session` (guarded resolver, no cookies); without one
@@ -648,7 +642,7 @@ def _caldav_busy(
     timeout: float,
     allow_loopback: bool,
     abandoned: threading.Event,
-) -> list[Busy]:
+) -> list[Interval]:
     """Blocking: read the events in the window from one CalDAV calendar, or from all of a
     principal's calendars, and expand them with `busy_from_ics`. Raises `_SourceProblem`.
 
@@ -680,7 +674,7 @@ def _caldav_busy(
         kinds = target.get_properties([dav.ResourceType()]).get("{DAV:}resourcetype") or []
         still_wanted()
         calendars = [target] if CALDAV_CALENDAR in kinds else client.principal().calendars()
-        intervals: list[Busy] = []
+        intervals: list[Interval] = []
         for calendar in calendars:
             still_wanted()
             for item in calendar.search(start=window_start, end=window_end, event=True):
@@ -717,7 +711,7 @@ async def busy_from_caldav(
     timeout: float,
     allow_loopback: bool,
 ) -> CalendarResult:
-    """Busy times from a CalDAV account (all the principal's calendars) or one calendar URL.
+    """Interval times from a CalDAV account (all the principal's calendars) or one calendar URL.
 
     The synchronous `caldav` client runs in a thread under `timeout`; never raises because of
     the server. Only CalDAV's own authentication is sent.

@@ -1,4 +1,4 @@
-"""Busy times from real calendar sources: feeds over real HTTP on loopback, Radicale over
+"""Interval times from real calendar sources: feeds over real HTTP on loopback, Radicale over
 CalDAV, and the address rules that keep calendar reading away from private networks."""
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from scheduling.calendars import (
     PRIVATE_ADDRESS,
     PROBLEM_TEXTS,
     WRONG_SCHEME,
-    Busy,
     CalendarResult,
     CalendarSource,
     FeedCache,
@@ -39,6 +38,7 @@ from scheduling.calendars import (
     problem_text,
 )
 from scheduling.errors import InvalidInput
+from scheduling.slots import Interval
 
 from .calendar_servers import FeedServer, RadicaleServer, feed_server, free_port, radicale_server
 
@@ -204,21 +204,21 @@ MAIN_FEED = ics(
 )
 
 MAIN_BUSY = [
-    Busy(utc(2026, 3, 1, 0), utc(2026, 3, 1, 1)),  # clipped at the window start
-    Busy(utc(2026, 3, 2, 8), utc(2026, 3, 2, 9)),  # weekly, winter time
-    Busy(utc(2026, 3, 17, 10), utc(2026, 3, 17, 11)),  # the moved instance
-    Busy(utc(2026, 3, 20, 6), utc(2026, 3, 20, 7)),  # RDATE
-    Busy(utc(2026, 3, 28, 21), utc(2026, 3, 29, 2)),  # spring night: 23 EET → 05 EEST
-    Busy(utc(2026, 3, 30, 7), utc(2026, 3, 30, 8)),  # weekly, summer time
-    Busy(utc(2026, 4, 6, 7), utc(2026, 4, 6, 8)),
-    Busy(utc(2026, 4, 14, 21), utc(2026, 4, 16, 21)),  # all-day 15-16 Apr, local days
-    Busy(utc(2026, 5, 5, 12), utc(2026, 5, 5, 14)),  # UTC + overlapping, merged
-    Busy(utc(2026, 5, 6, 11), utc(2026, 5, 6, 12)),  # floating 14-15 local
-    Busy(utc(2026, 6, 15, 6), utc(2026, 6, 15, 7, 30)),  # TZID summer
-    Busy(utc(2026, 7, 1, 6), utc(2026, 7, 1, 7)),  # Outlook's FLE Standard Time
-    Busy(utc(2026, 10, 24, 19), utc(2026, 10, 25, 3)),  # autumn night: 22 EEST → 05 EET
-    Busy(utc(2026, 11, 16, 7), utc(2026, 11, 16, 8, 30)),  # TZID winter
-    Busy(utc(2026, 11, 19, 22), utc(2026, 11, 20, 22)),  # all-day without DTEND
+    Interval(utc(2026, 3, 1, 0), utc(2026, 3, 1, 1)),  # clipped at the window start
+    Interval(utc(2026, 3, 2, 8), utc(2026, 3, 2, 9)),  # weekly, winter time
+    Interval(utc(2026, 3, 17, 10), utc(2026, 3, 17, 11)),  # the moved instance
+    Interval(utc(2026, 3, 20, 6), utc(2026, 3, 20, 7)),  # RDATE
+    Interval(utc(2026, 3, 28, 21), utc(2026, 3, 29, 2)),  # spring night: 23 EET → 05 EEST
+    Interval(utc(2026, 3, 30, 7), utc(2026, 3, 30, 8)),  # weekly, summer time
+    Interval(utc(2026, 4, 6, 7), utc(2026, 4, 6, 8)),
+    Interval(utc(2026, 4, 14, 21), utc(2026, 4, 16, 21)),  # all-day 15-16 Apr, local days
+    Interval(utc(2026, 5, 5, 12), utc(2026, 5, 5, 14)),  # UTC + overlapping, merged
+    Interval(utc(2026, 5, 6, 11), utc(2026, 5, 6, 12)),  # floating 14-15 local
+    Interval(utc(2026, 6, 15, 6), utc(2026, 6, 15, 7, 30)),  # TZID summer
+    Interval(utc(2026, 7, 1, 6), utc(2026, 7, 1, 7)),  # Outlook's FLE Standard Time
+    Interval(utc(2026, 10, 24, 19), utc(2026, 10, 25, 3)),  # autumn night: 22 EEST → 05 EET
+    Interval(utc(2026, 11, 16, 7), utc(2026, 11, 16, 8, 30)),  # TZID winter
+    Interval(utc(2026, 11, 19, 22), utc(2026, 11, 20, 22)),  # all-day without DTEND
 ]
 
 SIMPLE_FEED = ics(
@@ -228,7 +228,7 @@ SIMPLE_FEED = ics(
     DTEND:20260505T130000Z
     """
 )
-SIMPLE_BUSY = [Busy(utc(2026, 5, 5, 12), utc(2026, 5, 5, 13))]
+SIMPLE_BUSY = [Interval(utc(2026, 5, 5, 12), utc(2026, 5, 5, 13))]
 
 
 @pytest.fixture
@@ -272,8 +272,8 @@ async def test_feed_over_http_gives_exact_utc_instants(feeds: FeedServer) -> Non
 def test_busy_from_ics_clips_to_the_window_and_takes_str() -> None:
     busy = busy_from_ics(MAIN_FEED.decode(), utc(2026, 3, 2, 8, 30), utc(2026, 3, 17, 10, 15), ZONE)
     assert busy == [
-        Busy(utc(2026, 3, 2, 8, 30), utc(2026, 3, 2, 9)),
-        Busy(utc(2026, 3, 17, 10), utc(2026, 3, 17, 10, 15)),
+        Interval(utc(2026, 3, 2, 8, 30), utc(2026, 3, 2, 9)),
+        Interval(utc(2026, 3, 17, 10), utc(2026, 3, 17, 10, 15)),
     ]
     assert busy_from_ics(MAIN_FEED, WINDOW_END, WINDOW_START, ZONE) == []
 
@@ -284,12 +284,12 @@ def test_floating_and_all_day_times_follow_the_given_zone() -> None:
         "UID:d\nDTSTART;VALUE=DATE:20260507",
     )
     assert busy_from_ics(data, WINDOW_START, WINDOW_END, "UTC") == [
-        Busy(utc(2026, 5, 6, 14), utc(2026, 5, 6, 15)),
-        Busy(utc(2026, 5, 7), utc(2026, 5, 8)),
+        Interval(utc(2026, 5, 6, 14), utc(2026, 5, 6, 15)),
+        Interval(utc(2026, 5, 7), utc(2026, 5, 8)),
     ]
     assert busy_from_ics(data, WINDOW_START, WINDOW_END, "America/New_York") == [
-        Busy(utc(2026, 5, 6, 18), utc(2026, 5, 6, 19)),
-        Busy(utc(2026, 5, 7, 4), utc(2026, 5, 8, 4)),
+        Interval(utc(2026, 5, 6, 18), utc(2026, 5, 6, 19)),
+        Interval(utc(2026, 5, 7, 4), utc(2026, 5, 8, 4)),
     ]
 
 
@@ -301,8 +301,8 @@ def test_a_calendar_that_names_its_zone_keeps_its_floating_times_there() -> None
         extra="X-WR-TIMEZONE:America/New_York",
     )
     assert busy_from_ics(data, WINDOW_START, WINDOW_END, ZONE) == [
-        Busy(utc(2026, 5, 6, 18), utc(2026, 5, 6, 19)),
-        Busy(utc(2026, 5, 6, 21), utc(2026, 5, 7, 21)),  # all-day: the meeting's zone
+        Interval(utc(2026, 5, 6, 18), utc(2026, 5, 6, 19)),
+        Interval(utc(2026, 5, 6, 21), utc(2026, 5, 7, 21)),  # all-day: the meeting's zone
     ]
 
 
@@ -352,7 +352,7 @@ def test_a_naive_window_is_a_programming_error() -> None:
 
 intervals = st.lists(
     st.tuples(st.integers(0, 500), st.integers(1, 60)).map(
-        lambda p: Busy(
+        lambda p: Interval(
             utc(2026, 5, 1) + timedelta(minutes=p[0]),
             utc(2026, 5, 1) + timedelta(minutes=p[0] + p[1]),
         )
@@ -363,11 +363,11 @@ intervals = st.lists(
 
 @given(intervals)
 def test_merged_intervals_are_sorted_disjoint_and_cover_the_same_minutes(
-    given_intervals: list[Busy],
+    given_intervals: list[Interval],
 ) -> None:
     merged = merge_busy(given_intervals)
 
-    def minutes(items: list[Busy]) -> set[datetime]:
+    def minutes(items: list[Interval]) -> set[datetime]:
         covered: set[datetime] = set()
         for item in items:
             moment = item.start
@@ -697,15 +697,15 @@ SECOND_CALENDAR_EVENT = """
     """
 
 CALDAV_WORK_BUSY = [
-    Busy(utc(2026, 3, 2, 8), utc(2026, 3, 2, 9)),
-    Busy(utc(2026, 3, 2, 14), utc(2026, 3, 2, 15)),  # a series that began in 2025
-    Busy(utc(2026, 3, 9, 14), utc(2026, 3, 9, 15)),
-    Busy(utc(2026, 3, 16, 8), utc(2026, 3, 16, 9)),
-    Busy(utc(2026, 3, 23, 8), utc(2026, 3, 23, 9)),
-    Busy(utc(2026, 3, 30, 7), utc(2026, 3, 30, 8)),  # after the DST change
-    Busy(utc(2026, 4, 14, 21), utc(2026, 4, 15, 21)),
+    Interval(utc(2026, 3, 2, 8), utc(2026, 3, 2, 9)),
+    Interval(utc(2026, 3, 2, 14), utc(2026, 3, 2, 15)),  # a series that began in 2025
+    Interval(utc(2026, 3, 9, 14), utc(2026, 3, 9, 15)),
+    Interval(utc(2026, 3, 16, 8), utc(2026, 3, 16, 9)),
+    Interval(utc(2026, 3, 23, 8), utc(2026, 3, 23, 9)),
+    Interval(utc(2026, 3, 30, 7), utc(2026, 3, 30, 8)),  # after the DST change
+    Interval(utc(2026, 4, 14, 21), utc(2026, 4, 15, 21)),
 ]
-CALDAV_ALL_BUSY = [*CALDAV_WORK_BUSY, Busy(utc(2026, 5, 5, 12), utc(2026, 5, 5, 13))]
+CALDAV_ALL_BUSY = [*CALDAV_WORK_BUSY, Interval(utc(2026, 5, 5, 12), utc(2026, 5, 5, 13))]
 
 
 @pytest.fixture(scope="module")
@@ -846,7 +846,9 @@ async def test_gather_reads_everyone_in_about_one_timeout(
         "aino": CalendarResult(busy=[], known=True),
         "ville": CalendarResult(busy=[], known=True),
         "leena": CalendarResult(busy=SIMPLE_BUSY, known=True),
-        "both": CalendarResult(busy=sorted([*CALDAV_WORK_BUSY, *SIMPLE_BUSY]), known=True),
+        "both": CalendarResult(
+            busy=sorted([*CALDAV_WORK_BUSY, *SIMPLE_BUSY], key=lambda i: i.start), known=True
+        ),
     }
 
 
