@@ -12,6 +12,7 @@ from telegram import Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import AIORateLimiter, Application
 
+from scheduling.calendars import FeedCache
 from scheduling.config import Settings
 from scheduling.db import create_engine, session_factory, transaction
 from scheduling.errors import StartupError
@@ -22,6 +23,7 @@ from scheduling.reminders import schedule_retention
 from . import handlers
 from .commands import register_commands
 from .context import Context, translator_for
+from .delivery import Delivery
 from .services import Services
 from .update_processor import PerUserUpdateProcessor
 from .web.app import build_web_app
@@ -35,7 +37,12 @@ class StartError(StartupError):
 
 def build_services(settings: Settings) -> Services:
     engine = create_engine(settings.database_url)
-    return Services(settings=settings, engine=engine, sessions=session_factory(engine))
+    return Services(
+        settings=settings,
+        engine=engine,
+        sessions=session_factory(engine),
+        calendar_cache=FeedCache(settings.calendar_cache_seconds),
+    )
 
 
 async def on_error(update: object, context: Context) -> None:
@@ -99,7 +106,7 @@ def stop_on_signals() -> asyncio.Event:
 async def start_jobs(services: Services, stop: asyncio.Event) -> asyncio.Task[None]:
     async with transaction(services.sessions) as session:
         await schedule_retention(session, services.settings, utcnow())
-    worker = JobWorker(services.sessions, services.settings)
+    worker = JobWorker(services.sessions, services.settings, after_batch=services.outbox_wake.set)
     return asyncio.create_task(worker.run_until(stop))
 
 
@@ -138,12 +145,15 @@ async def run(settings: Settings) -> None:
         await application.start()
         await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
         jobs = await start_jobs(services, stop)
+        delivery = Delivery(services, application.bot)
+        sending = asyncio.create_task(delivery.run_until(stop, services.outbox_wake))
         log.info(
             "Kerralla is running: bot @%s, web %s", application.bot.username, settings.base_url
         )
         await stop.wait()
         log.info("Stopping")
         await jobs  # finishes the batch in hand
+        await sending
         await application.updater.stop()
         await application.stop()
     finally:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import asyncio
+from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from scheduling.calendars import FeedCache
 from scheduling.config import Settings
 from scheduling.i18n import Translator, translator
 
@@ -15,6 +17,9 @@ class Services:
     settings: Settings
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    calendar_cache: FeedCache
+    # Set after a commit that queued messages, so that delivery sends them at once.
+    outbox_wake: asyncio.Event = field(default_factory=asyncio.Event)
 
     def translator(self, locale: str) -> Translator:
         return translator(locale, self.settings.timezone)

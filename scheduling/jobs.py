@@ -137,8 +137,10 @@ class JobWorker:
         batch_size: int = 50,
         idle_seconds: float = 1.0,
         clock: Callable[[], datetime] = utcnow,
+        after_batch: Callable[[], object] | None = None,
     ) -> None:
         self.sessions = sessions
+        self.after_batch = after_batch
         self.settings = settings
         self.name = name or worker_name()
         self.batch_size = batch_size
@@ -160,6 +162,8 @@ class JobWorker:
             ).all()
             for job in jobs:
                 await self._run(session, job, JobContext(self.settings, now))
+        if jobs and self.after_batch is not None:
+            self.after_batch()
         return len(jobs)
 
     async def _run(self, session: AsyncSession, job: Job, context: JobContext) -> None:

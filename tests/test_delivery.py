@@ -1,0 +1,105 @@
+"""The outbox reaches people: each message in its recipient's language, once, with retries
+for passing faults and a clear end for a bot that was blocked."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from bot.delivery import Delivery
+from scheduling import outbox
+from scheduling.jobs import JobWorker
+from scheduling.models import OutboxMessage, OutboxState, TelegramUser
+from scheduling.reminders import plan_meeting_jobs
+
+from .harness import BotHarness
+from .test_reminders import a_meeting
+
+HELSINKI = ZoneInfo("Europe/Helsinki")
+STARTS = datetime(2026, 12, 2, 14, 0, tzinfo=HELSINKI)  # Wednesday
+
+
+def meet(api, *user_ids: int) -> None:  # type: ignore[no-untyped-def]
+    for user_id in user_ids:
+        api.user(user_id)
+
+
+async def outbox_rows(bot: BotHarness) -> list[OutboxMessage]:
+    async with bot.services.sessions() as session:
+        return list((await session.scalars(select(OutboxMessage).order_by(OutboxMessage.id))).all())
+
+
+async def test_reminders_arrive_in_each_persons_language(bot: BotHarness) -> None:
+    meet(bot.api, 7001, 7002, 7003)
+    async with bot.services.sessions() as session, session.begin():
+        meeting = await a_meeting(session, STARTS, place="Koulun neuvotteluhuone")
+        await plan_meeting_jobs(session, meeting, bot.services.settings,
+                                now=STARTS - timedelta(days=2))  # fmt: skip
+    clock = STARTS - timedelta(hours=23)
+    await JobWorker(bot.services.sessions, bot.services.settings, clock=lambda: clock).run_once()
+    delivery = Delivery(bot.services, bot.application.bot, clock=lambda: clock)
+    assert await delivery.run_once() == 3
+    assert await delivery.run_once() == 0  # sent once
+    convener = bot.api.messages(7001)[0]["text"]
+    assert convener.startswith("Muistutus: Sisukas – Case ")
+    assert convener.endswith(
+        "ke 2.12.2026 klo 14.00–15.30 (huomenna)\nPaikka: Koulun neuvotteluhuone"
+    )
+    teacher = bot.api.messages(7002)[0]["text"]
+    assert teacher.startswith("Påminnelse: Sisukas – Case ")
+    assert teacher.endswith(
+        "ons 2.12.2026 kl. 14.00–15.30 (i morgon)\nPlats: Koulun neuvotteluhuone"
+    )
+    # The guardian reads a neutral heading, without the type or the case label.
+    guardian = bot.api.messages(7003)[0]["text"]
+    assert guardian.startswith("Påminnelse: Möte\nons 2.12.2026 kl. 14.00–15.30 (i morgon)")
+    assert "Sisukas" not in guardian and "Case" not in guardian
+    rows = await outbox_rows(bot)
+    assert {row.state for row in rows} == {OutboxState.SENT}
+    assert all(row.telegram_message_id for row in rows)
+
+
+async def test_a_message_kind_without_words_is_refused_not_sent(bot: BotHarness) -> None:
+    api = bot.api
+    meet(api, 7101, 7102, 7103)
+    async with bot.services.sessions() as session, session.begin():
+        for chat in (7101, 7102, 7103):
+            session.add(TelegramUser(id=chat, locale="fi"))
+        await session.flush()
+        for chat in (7101, 7102, 7103):
+            await outbox.tell(session, chat, "plan_prompt_test", "fi")
+    # No renderer for that kind: refused for good, nothing sent.
+    delivery = Delivery(bot.services, bot.application.bot)
+    await delivery.run_once()
+    assert {row.last_error for row in await outbox_rows(bot)} == {
+        "no renderer for 'plan_prompt_test'"
+    }
+    assert api.calls_to("sendMessage") == []
+
+
+async def test_a_500_is_retried_later_and_a_blocked_user_is_remembered(bot: BotHarness) -> None:
+    api = bot.api
+    meet(api, 7001, 7002, 7003)
+    async with bot.services.sessions() as session, session.begin():
+        meeting = await a_meeting(session, STARTS)
+        for chat in (7001, 7002, 7003):
+            await outbox.tell(session, chat, "meeting_reminder", "fi", meeting_id=meeting.id,
+                              hours=1)  # fmt: skip
+    api.block(7003, notify=False)
+    api.fail_next("sendMessage", "500")
+    now = datetime.now(HELSINKI)
+    delivery = Delivery(bot.services, bot.application.bot, clock=lambda: now)
+    await delivery.run_once()
+    rows = {row.telegram_chat_id: row for row in await outbox_rows(bot)}
+    assert rows[7001].state == OutboxState.PENDING and rows[7001].attempts == 1
+    assert rows[7001].next_attempt_at > now
+    assert rows[7002].state == OutboxState.SENT
+    assert rows[7003].state == OutboxState.FAILED
+    async with bot.services.sessions() as session:
+        assert (await session.get(TelegramUser, 7003)).blocked_bot_at is not None
+    later = now + timedelta(seconds=10)
+    await Delivery(bot.services, bot.application.bot, clock=lambda: later).run_once()
+    assert len(api.messages(7001)) == 1 and len(api.messages(7002)) == 1
+    assert api.messages(7003) == []
