@@ -93,6 +93,112 @@ def command_worker(_args: argparse.Namespace) -> int:
     return 0
 
 
+def admin_settings() -> Settings:
+    settings = load_settings()
+    logs.configure("WARNING", secrets(settings))
+    return settings
+
+
+async def bot_username(settings: Settings) -> str:
+    """The bot's @name, for t.me links: asked from the Bot API (getMe)."""
+    from telegram import Bot
+    from telegram.error import TelegramError
+
+    if settings.telegram_bot_token is None:
+        raise CommandError("TELEGRAM_BOT_TOKEN is not set: it is needed to make a t.me link")
+    bot = Bot(
+        settings.telegram_bot_token.get_secret_value(),
+        base_url=f"{settings.telegram_api_url}/bot",
+    )
+    try:
+        async with bot:
+            return bot.username
+    except TelegramError as exc:
+        raise CommandError(
+            f"cannot ask the Bot API at {settings.telegram_api_url} for the bot's name "
+            f"({exc.message}): check TELEGRAM_BOT_TOKEN and TELEGRAM_API_URL"
+        ) from None
+
+
+def command_invite_professional(args: argparse.Namespace) -> int:
+    settings = admin_settings()
+    from scheduling.db import create_engine, session_factory, transaction
+    from scheduling.i18n import translator
+    from scheduling.models import utcnow
+    from scheduling.professionals import invite_professional
+
+    async def main() -> list[str]:
+        await prepare_database(settings)
+        username = await bot_username(settings)
+        engine = create_engine(settings.database_url)
+        try:
+            async with transaction(session_factory(engine)) as session:
+                invitation = await invite_professional(
+                    session, organisation=args.org, sector=args.sector, title=args.title,
+                    email=args.email, name=args.name, now=utcnow(), days=args.days,
+                )  # fmt: skip
+        finally:
+            await engine.dispose()
+        until = translator(settings.default_locale, settings.timezone).datetime(
+            invitation.expires_at
+        )
+        return [
+            f"Invitation for professional {invitation.professional_id} ({args.org}, {args.title}):",
+            f"https://t.me/{username}?start={invitation.token}",
+            f"Valid until {until} ({settings.timezone}); it works once. Give it to that "
+            "person only.",
+        ]
+
+    print("\n".join(asyncio.run(main())))
+    return 0
+
+
+def command_list_professionals(_args: argparse.Namespace) -> int:
+    settings = admin_settings()
+    from scheduling.db import READ_ONLY, create_engine, session_factory
+    from scheduling.professionals import professionals
+
+    async def main() -> list[str]:
+        await prepare_database(settings)
+        engine = create_engine(settings.database_url, execution_options=READ_ONLY)
+        try:
+            async with session_factory(engine)() as session:
+                rows = await professionals(session)
+                return [
+                    f"{p.id:>5}  {p.state.value:9} {p.organisation.slug:24} {p.sector.value:17} "
+                    f"{p.title:20} {p.display_name or '-'}"
+                    for p in rows
+                ] or ["No professionals yet: invite one with kerralla admin invite-professional."]
+        finally:
+            await engine.dispose()
+
+    print("\n".join(asyncio.run(main())))
+    return 0
+
+
+def command_revoke(args: argparse.Namespace) -> int:
+    settings = admin_settings()
+    from scheduling.db import create_engine, session_factory, transaction
+    from scheduling.models import utcnow
+    from scheduling.professionals import revoke
+
+    async def main() -> str:
+        await prepare_database(settings)
+        engine = create_engine(settings.database_url)
+        try:
+            async with transaction(session_factory(engine)) as session:
+                professional = await revoke(session, args.professional_id, utcnow())
+                return (
+                    f"Professional {professional.id} ({professional.display_name or '-'}) can no "
+                    "longer convene or see meetings; their open links no longer work."
+                )
+        finally:
+            await engine.dispose()
+
+    print(asyncio.run(main()))
+    return 0
+
+
 def command_admin_jobs(args: argparse.Namespace) -> int:
     settings = load_settings()
     logs.configure("WARNING", secrets(settings))
@@ -129,7 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     add("generate-key", command_generate_key, "print a new DATA_KEY for encrypting data at rest")
 
     admin = commands.add_parser(
-        "admin", help="administration: jobs (more to come)", description="Administration."
+        "admin", help="administration: professionals, data, jobs", description="Administration."
     )
     admin_commands = admin.add_subparsers(title="admin commands", metavar="COMMAND", required=True)
     jobs = admin_commands.add_parser(
@@ -138,6 +244,28 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     jobs.add_argument("--all", action="store_true", help="list pending jobs too")
     jobs.set_defaults(func=command_admin_jobs)
+
+    invite = admin_commands.add_parser(
+        "invite-professional", help="make a one-time t.me link that registers a professional",
+        description="Make a one-time Telegram link: whoever opens it becomes this professional.",
+    )  # fmt: skip
+    invite.add_argument("--org", required=True, help="the organisation's slug")
+    invite.add_argument("--sector", required=True, help="school, early_education, "
+                        "child_protection, family_centre, health or other")  # fmt: skip
+    invite.add_argument("--title", required=True, help="e.g. erityisopettaja")
+    invite.add_argument("--email", help="for calendar invitations by email")
+    invite.add_argument("--name", help="the name the circle sees (default: from Telegram)")
+    invite.add_argument("--days", type=int, default=14, help="days the link works (default 14)")
+    invite.set_defaults(func=command_invite_professional)
+
+    listing = admin_commands.add_parser("list-professionals", help="list every professional")
+    listing.set_defaults(func=command_list_professionals)
+
+    revoking = admin_commands.add_parser(
+        "revoke", help="stop a professional from convening or seeing meetings"
+    )
+    revoking.add_argument("professional_id", type=int)
+    revoking.set_defaults(func=command_revoke)
     return parser
 
 

@@ -30,3 +30,7 @@ class InvalidInput(ValueError):
             params = {k: v for k, v in self.params.items() if k != "n"}
             return t.ngettext(*self.message, self.params["n"], **params)
         return t.gettext(self.message, **self.params)
+
+
+class UsageError(StartupError):
+    """An administrator's command that cannot be done as given; one line says why."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from enum import StrEnum
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from .calendars import check_calendar_url
 from .config import Settings
 from .i18n import LOCALES, pick_locale
-from .models import Professional, ProfessionalState, TelegramUser, utcnow
+from .models import FamilyMember, Professional, ProfessionalState, TelegramUser, utcnow
 
 
 async def remember_telegram_user(
@@ -71,3 +72,28 @@ async def set_calendar_feed(
         check_calendar_url, url.strip(), allow_loopback=settings.allow_loopback_calendars
     )
     professional.calendar_feed_url = checked
+
+
+class Role(StrEnum):
+    """What Kerralla is to the person writing, for what it says and allows."""
+
+    PROFESSIONAL = "professional"
+    PENDING = "pending"  # asked for access; an administrator has not yet decided
+    FAMILY = "family"
+    STRANGER = "stranger"
+
+
+async def role_of(session: AsyncSession, user_id: int) -> Role:
+    state = await session.scalar(
+        select(Professional.state).where(Professional.telegram_user_id == user_id)
+    )
+    if state == ProfessionalState.APPROVED:
+        return Role.PROFESSIONAL
+    if state == ProfessionalState.PENDING:
+        return Role.PENDING
+    member = await session.scalar(
+        select(FamilyMember.id).where(
+            FamilyMember.telegram_user_id == user_id, FamilyMember.anonymised_at.is_(None)
+        )
+    )
+    return Role.FAMILY if member is not None else Role.STRANGER

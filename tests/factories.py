@@ -28,7 +28,9 @@ _numbers = itertools.count(1)
 
 async def organisation(session: AsyncSession, **values: object) -> Organisation:
     n = next(_numbers)
-    row = Organisation(slug=f"org-{n}", name=f"Organisation {n}", **values)
+    values.setdefault("slug", f"org-{n}")
+    values.setdefault("name", f"Organisation {n}")
+    row = Organisation(**values)
     session.add(row)
     await session.flush()
     return row

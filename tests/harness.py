@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,6 +12,7 @@ from telegram.ext import Application
 
 from bot.app import build_application, build_services
 from bot.commands import register_commands
+from bot.delivery import Delivery
 from bot.services import Services
 from scheduling.config import Settings, load_settings
 
@@ -67,9 +69,17 @@ async def running_bot(database_url: str, **overrides: Any) -> AsyncIterator[BotH
         await register_commands(application.bot, services.settings.default_locale)
         await application.start()
         await application.updater.start_polling(poll_interval=0, timeout=1)
+        stop = asyncio.Event()
+        sending = asyncio.create_task(
+            Delivery(services, application.bot, idle_seconds=0.2).run_until(
+                stop, services.outbox_wake
+            )
+        )
         try:
             yield BotHarness(api, application, services)
         finally:
+            stop.set()
+            await sending
             await application.updater.stop()
             await application.stop()
             await application.shutdown()

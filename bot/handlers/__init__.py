@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from telegram.ext import Application
+import warnings
 
-from . import general, language
+from telegram.ext import Application
+from telegram.warnings import PTBUserWarning
+
+from . import general, language, onboarding
+
+# Conversations here are per person (per chat and user), buttons included, on purpose.
+warnings.filterwarnings("ignore", message="If 'per_message=False'", category=PTBUserWarning)
 
 
 def install(application: Application) -> None:
+    onboarding.install(application)
     language.install(application)
     # The catch-alls come last.
     general.install(application)

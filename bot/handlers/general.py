@@ -1,16 +1,20 @@
-"""/start, /apua (/help), /peru (/cancel) outside a conversation, and what is not understood."""
+"""/start, /apua (/help), /peru (/cancel) outside a conversation, and what is not understood.
+
+What Kerralla says depends on who is writing: a professional, someone waiting for approval,
+a family member, or a stranger.
+"""
 
 from __future__ import annotations
 
 from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, MessageHandler, filters
 
-from scheduling.db import transaction
 from scheduling.i18n import Translator
-from scheduling.people import approved_professional
+from scheduling.people import Role, role_of
 
 from ..commands import CANCEL, HELP, LANGUAGE, MEETINGS, MENU, NEW
 from ..context import Context, services, translator_for
+from . import onboarding
 
 
 def introduction(t: Translator) -> str:
@@ -21,50 +25,78 @@ def introduction(t: Translator) -> str:
     )
 
 
-def next_steps_for_stranger(t: Translator) -> str:
+def next_steps(t: Translator, role: Role) -> str:
+    if role == Role.PROFESSIONAL:
+        return t.gettext(
+            "Convene a meeting with {new}. Your meetings: {meetings}.",
+            new=NEW.slash(t.locale), meetings=MEETINGS.slash(t.locale),
+        )  # fmt: skip
+    if role == Role.PENDING:
+        return t.gettext(
+            "Your request for access is waiting for an administrator. You will hear here when "
+            "it has been handled."
+        )
+    if role == Role.FAMILY:
+        return t.gettext(
+            "Kerralla tells you when your meeting is and asks you a few questions before it, "
+            "so that you need to tell your story only once. Your meetings: {meetings}.",
+            meetings=MEETINGS.slash(t.locale),
+        )
     return t.gettext(
-        "If you are a professional, ask your administrator for an invitation link. "
-        "If you received a link to a meeting or to the family's questions, open that link."
+        "If you are a professional, ask your administrator for an invitation link, or ask for "
+        "access with the button below. If you received a link to a meeting or to the family's "
+        "questions, open that link."
     )
 
 
-def help_text(t: Translator) -> str:
+def help_text(t: Translator, role: Role) -> str:
     lines = [t.gettext("Commands:")]
     for command in MENU:
+        if command is NEW and role != Role.PROFESSIONAL:
+            continue
         other = command.english if t.locale == "fi" else command.finnish
         lines.append(f"{command.slash(t.locale)} (/{other}) – {t.gettext(command.description)}")
     return "\n".join(lines)
 
 
+async def sender_role(update: Update, context: Context) -> Role:
+    async with services(context).sessions() as session:
+        return await role_of(session, update.effective_user.id)
+
+
 async def start(update: Update, context: Context) -> None:
     t = await translator_for(update, context)
     if context.args:
-        # Invitation links carry a one-time token; none is known here.
+        if await onboarding.open_invitation(update, context, context.args[0]):
+            return
         await update.effective_message.reply_text(
             t.gettext(
                 "This link is not valid or has expired. Ask the person who sent it for a new one."
             )
         )
         return
-    await update.effective_message.reply_text(
-        "\n\n".join(
-            [
-                introduction(t),
-                next_steps_for_stranger(t),
-                t.gettext(
-                    "Change the language: {language}. Instructions: {help}",
-                    language=LANGUAGE.slash(t.locale),
-                    help=HELP.slash(t.locale),
-                ),
-            ]
-        )
+    role = await sender_role(update, context)
+    text = "\n\n".join(
+        [
+            introduction(t),
+            next_steps(t, role),
+            t.gettext(
+                "Change the language: {language}. Instructions: {help}",
+                language=LANGUAGE.slash(t.locale),
+                help=HELP.slash(t.locale),
+            ),
+        ]
     )
+    buttons = onboarding.ask_button(t) if role == Role.STRANGER else None
+    await update.effective_message.reply_text(text, reply_markup=buttons)
 
 
 async def help_command(update: Update, context: Context) -> None:
     t = await translator_for(update, context)
+    role = await sender_role(update, context)
     await update.effective_message.reply_text(
-        "\n\n".join([introduction(t), help_text(t), next_steps_for_stranger(t)])
+        "\n\n".join([introduction(t), help_text(t, role), next_steps(t, role)]),
+        reply_markup=onboarding.ask_button(t) if role == Role.STRANGER else None,
     )
 
 
@@ -75,10 +107,7 @@ async def cancel_outside_conversation(update: Update, context: Context) -> None:
 
 async def professionals_only(update: Update, context: Context) -> None:
     t = await translator_for(update, context)
-    svc = services(context)
-    async with transaction(svc.sessions) as session:
-        professional = await approved_professional(session, update.effective_user.id)
-    if professional is None:
+    if await sender_role(update, context) != Role.PROFESSIONAL:
         await update.effective_message.reply_text(
             t.gettext(
                 "Only professionals approved in Kerralla can convene and see meetings. "
