@@ -134,9 +134,15 @@ def command_invite_professional(args: argparse.Namespace) -> int:
         try:
             async with transaction(session_factory(engine)) as session:
                 invitation = await invite_professional(
-                    session, organisation=args.org, sector=args.sector, title=args.title,
-                    email=args.email, name=args.name, now=utcnow(), days=args.days,
-                )  # fmt: skip
+                    session,
+                    organisation=args.org,
+                    sector=args.sector,
+                    title=args.title,
+                    email=args.email,
+                    name=args.name,
+                    now=utcnow(),
+                    days=args.days,
+                )
         finally:
             await engine.dispose()
         until = translator(settings.default_locale, settings.timezone).datetime(
@@ -239,19 +245,24 @@ def build_parser() -> argparse.ArgumentParser:
     )
     admin_commands = admin.add_subparsers(title="admin commands", metavar="COMMAND", required=True)
     jobs = admin_commands.add_parser(
-        "jobs", help="list timed jobs that failed for good (--all: every job not yet done)",
+        "jobs",
+        help="list timed jobs that failed for good (--all: every job not yet done)",
         description="List timed jobs that failed for good, newest first.",
-    )  # fmt: skip
+    )
     jobs.add_argument("--all", action="store_true", help="list pending jobs too")
     jobs.set_defaults(func=command_admin_jobs)
 
     invite = admin_commands.add_parser(
-        "invite-professional", help="make a one-time t.me link that registers a professional",
+        "invite-professional",
+        help="make a one-time t.me link that registers a professional",
         description="Make a one-time Telegram link: whoever opens it becomes this professional.",
-    )  # fmt: skip
+    )
     invite.add_argument("--org", required=True, help="the organisation's slug")
-    invite.add_argument("--sector", required=True, help="school, early_education, "
-                        "child_protection, family_centre, health or other")  # fmt: skip
+    invite.add_argument(
+        "--sector",
+        required=True,
+        help="school, early_education, child_protection, family_centre, health or other",
+    )
     invite.add_argument("--title", required=True, help="e.g. erityisopettaja")
     invite.add_argument("--email", help="for calendar invitations by email")
     invite.add_argument("--name", help="the name the circle sees (default: from Telegram)")

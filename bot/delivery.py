@@ -122,9 +122,11 @@ class Delivery:
             if target_message is None:
                 raise NetworkError("the message to edit has not been sent yet")
             result = await self.bot.edit_message_text(
-                rendered.text, chat_id=row.telegram_chat_id, message_id=target_message,
+                rendered.text,
+                chat_id=row.telegram_chat_id,
+                message_id=target_message,
                 reply_markup=rendered.buttons,
-            )  # fmt: skip
+            )
             return result if isinstance(result, Message) else None
         return await self.bot.send_message(
             row.telegram_chat_id, rendered.text, reply_markup=rendered.buttons
@@ -150,8 +152,12 @@ class Delivery:
             elif failed is not None or (error is not None and row.attempts >= MAX_ATTEMPTS):
                 row.state = OutboxState.FAILED
                 row.last_error = failed or error
-                log.warning("outbox message %s (%s) failed: %s", row.id, row.kind,
-                            (failed or error or "").split(":")[0])  # fmt: skip
+                log.warning(
+                    "outbox message %s (%s) failed: %s",
+                    row.id,
+                    row.kind,
+                    (failed or error or "").split(":")[0],
+                )
                 if blocked and row.telegram_chat_id is not None:
                     user = await session.get(TelegramUser, row.telegram_chat_id)
                     if user is not None:

@@ -14,7 +14,7 @@ from scheduling.people import Role, role_of
 
 from ..commands import CANCEL, HELP, LANGUAGE, MEETINGS, MENU, NEW
 from ..context import Context, services, translator_for
-from . import onboarding
+from . import answers, onboarding
 
 
 def introduction(t: Translator) -> str:
@@ -29,8 +29,9 @@ def next_steps(t: Translator, role: Role) -> str:
     if role == Role.PROFESSIONAL:
         return t.gettext(
             "Convene a meeting with {new}. Your meetings: {meetings}.",
-            new=NEW.slash(t.locale), meetings=MEETINGS.slash(t.locale),
-        )  # fmt: skip
+            new=NEW.slash(t.locale),
+            meetings=MEETINGS.slash(t.locale),
+        )
     if role == Role.PENDING:
         return t.gettext(
             "Your request for access is waiting for an administrator. You will hear here when "
@@ -67,7 +68,10 @@ async def sender_role(update: Update, context: Context) -> Role:
 async def start(update: Update, context: Context) -> None:
     t = await translator_for(update, context)
     if context.args:
-        if await onboarding.open_invitation(update, context, context.args[0]):
+        token = context.args[0]
+        if await onboarding.open_invitation(update, context, token):
+            return
+        if await answers.open_seat_link(update, context, token):
             return
         await update.effective_message.reply_text(
             t.gettext(
@@ -138,7 +142,7 @@ def install(application: Application) -> None:
     application.add_handler(CommandHandler("start", start))
     application.add_handler(CommandHandler(list(HELP.names), help_command))
     application.add_handler(CommandHandler(list(CANCEL.names), cancel_outside_conversation))
-    application.add_handler(CommandHandler([*NEW.names, *MEETINGS.names], professionals_only))
+    application.add_handler(CommandHandler(list(MEETINGS.names), professionals_only))
     application.add_handler(CallbackQueryHandler(stale_button))
     application.add_handler(
         MessageHandler(filters.ChatType.PRIVATE & ~filters.StatusUpdate.ALL, not_understood)

@@ -151,14 +151,20 @@ async def gave_title(update: Update, context: Context) -> int:
     user = update.effective_user
     async with transaction(svc.sessions) as session:
         professional = await request_access(
-            session, telegram_user_id=user.id, organisation_id=choice["organisation"],
-            sector=Sector(choice["sector"]), title=title, name=user.full_name, now=utcnow(),
-        )  # fmt: skip
+            session,
+            telegram_user_id=user.id,
+            organisation_id=choice["organisation"],
+            sector=Sector(choice["sector"]),
+            title=title,
+            name=user.full_name,
+            now=utcnow(),
+        )
         for admin in svc.settings.admin_telegram_ids:
             known = await session.get(TelegramUser, admin)
             locale = known.locale if known else svc.settings.default_locale
-            await outbox.tell(session, admin, "access_requested", locale,
-                              professional_id=professional.id)  # fmt: skip
+            await outbox.tell(
+                session, admin, "access_requested", locale, professional_id=professional.id
+            )
     svc.outbox_wake.set()
     await update.effective_message.reply_text(
         t.gettext(
@@ -204,11 +210,12 @@ async def decision(update: Update, context: Context) -> None:
         if professional is not None and professional.telegram_user_id is not None:
             person = await session.get(TelegramUser, professional.telegram_user_id)
             await outbox.tell(
-                session, professional.telegram_user_id,
+                session,
+                professional.telegram_user_id,
                 "access_approved" if verdict == "yes" else "access_declined",
                 person.locale if person else svc.settings.default_locale,
                 professional_id=professional.id,
-            )  # fmt: skip
+            )
     if professional is None:
         await query.answer(t.gettext("This request has already been handled."), show_alert=True)
         await query.edit_message_reply_markup(None)

@@ -1,0 +1,127 @@
+"""Messages of the timed jobs: reminders, the deadline, the summary, the plan prompt."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scheduling.i18n import Translator
+from scheduling.models import OutboxMessage
+
+from . import (
+    Rendered,
+    heading,
+    load_meeting,
+    recipient_is_professional,
+    renders,
+    seat_name,
+    when_and_where,
+)
+
+
+@renders("meeting_reminder")
+async def meeting_reminder(
+    session: AsyncSession, t: Translator, row: OutboxMessage, now: datetime
+) -> Rendered | None:
+    meeting = await load_meeting(session, row.meeting_id)
+    if meeting is None or meeting.starts_at is None:
+        return None
+    today = now.astimezone(t.zone).date()
+    professional = recipient_is_professional(meeting, row.telegram_chat_id)
+    return Rendered(
+        "\n".join(
+            [
+                t.gettext("Reminder: {meeting}", meeting=heading(t, meeting, professional)),
+                when_and_where(t, meeting, today),
+            ]
+        )
+    )
+
+
+@renders("family_questions_reminder")
+async def family_questions_reminder(
+    session: AsyncSession, t: Translator, row: OutboxMessage, now: datetime
+) -> Rendered | None:
+    meeting = await load_meeting(session, row.meeting_id)
+    if meeting is None or meeting.starts_at is None:
+        return None
+    return Rendered(
+        t.gettext(
+            "You have not yet answered the questions for the meeting on {when}. Your answers "
+            "help everyone prepare, so that you do not have to tell everything again.",
+            when=t.datetime(meeting.starts_at),
+        )
+    )
+
+
+@renders("answers_deadline_passed")
+async def answers_deadline_passed(
+    session: AsyncSession, t: Translator, row: OutboxMessage, now: datetime
+) -> Rendered | None:
+    meeting = await load_meeting(session, row.meeting_id)
+    if meeting is None:
+        return None
+    missing = set(row.payload.get("missing", []))
+    names = [seat_name(t, p) for p in meeting.participants if p.id in missing]
+    text = t.gettext(
+        "The deadline for answering the times of {meeting} has passed.",
+        meeting=heading(t, meeting, True),
+    )
+    if names:
+        text += "\n" + t.ngettext(
+            "Not answered yet: {names}",
+            "Not answered yet ({n}): {names}",
+            len(names),
+            names=", ".join(names),
+        )
+    return Rendered(text)
+
+
+@renders("summary_ready")
+async def summary_ready(
+    session: AsyncSession, t: Translator, row: OutboxMessage, now: datetime
+) -> Rendered | None:
+    meeting = await load_meeting(session, row.meeting_id)
+    if meeting is None or meeting.starts_at is None:
+        return None
+    return Rendered(
+        t.gettext(
+            "The family has answered the questions for {meeting} on {when} and chose to share "
+            "their answers with you.",
+            meeting=heading(t, meeting, True),
+            when=t.datetime(meeting.starts_at),
+        )
+    )
+
+
+@renders("summary_not_shared")
+async def summary_not_shared(
+    session: AsyncSession, t: Translator, row: OutboxMessage, now: datetime
+) -> Rendered | None:
+    meeting = await load_meeting(session, row.meeting_id)
+    if meeting is None:
+        return None
+    return Rendered(
+        t.gettext(
+            "The family has answered the questions for {meeting} but chose not to share their "
+            "answers with you.",
+            meeting=heading(t, meeting, True),
+        )
+    )
+
+
+@renders("plan_prompt")
+async def plan_prompt(
+    session: AsyncSession, t: Translator, row: OutboxMessage, now: datetime
+) -> Rendered | None:
+    meeting = await load_meeting(session, row.meeting_id)
+    if meeting is None:
+        return None
+    return Rendered(
+        t.gettext(
+            "{meeting} has been held. Record the joint plan agreed in the meeting: what will be "
+            "done, who does it and by when.",
+            meeting=heading(t, meeting, True),
+        )
+    )
