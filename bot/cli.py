@@ -34,6 +34,20 @@ async def prepare_database(settings: Settings) -> None:
     except BaseException:
         remove_created(created)
         raise
+    await load_shipped_defaults(settings)
+
+
+async def load_shipped_defaults(settings: Settings) -> None:
+    """The shipped meeting types and question sets, on the very first start only."""
+    from scheduling.catalog_data import ensure_defaults
+    from scheduling.db import create_engine, session_factory, transaction
+
+    engine = create_engine(settings.database_url)
+    try:
+        async with transaction(session_factory(engine)) as session:
+            await ensure_defaults(session)
+    finally:
+        await engine.dispose()
 
 
 def secrets(settings: Settings) -> list[str]:
@@ -205,6 +219,31 @@ def command_revoke(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_load(args: argparse.Namespace) -> int:
+    settings = admin_settings()
+    from scheduling.catalog_data import CatalogError, load_catalog, read_catalog_file
+    from scheduling.db import create_engine, session_factory, transaction
+
+    async def main() -> list[str]:
+        try:
+            data = read_catalog_file(args.file)
+        except CatalogError as exc:
+            raise CommandError(str(exc)) from None
+        await prepare_database(settings)
+        engine = create_engine(settings.database_url)
+        try:
+            async with transaction(session_factory(engine)) as session:
+                report = await load_catalog(session, data)
+        except CatalogError as exc:
+            raise CommandError(f"{args.file}: {exc}; nothing was changed") from None
+        finally:
+            await engine.dispose()
+        return [f"Loaded {args.file}:", *report.lines()]
+
+    print("\n".join(asyncio.run(main())))
+    return 0
+
+
 def command_admin_jobs(args: argparse.Namespace) -> int:
     settings = load_settings()
     logs.configure("WARNING", secrets(settings))
@@ -268,6 +307,16 @@ def build_parser() -> argparse.ArgumentParser:
     invite.add_argument("--name", help="the name the circle sees (default: from Telegram)")
     invite.add_argument("--days", type=int, default=14, help="days the link works (default 14)")
     invite.set_defaults(func=command_invite_professional)
+
+    loading = admin_commands.add_parser(
+        "load",
+        help="load or update organisations, meeting types and question sets (TOML)",
+        description="Load organisations, meeting types and question sets from a TOML file "
+        "(see examples/organisations.toml and scheduling/data/defaults.toml); items are "
+        "matched by key and updated in place. Nothing is changed if the file has an error.",
+    )
+    loading.add_argument("file", help="the TOML file")
+    loading.set_defaults(func=command_load)
 
     listing = admin_commands.add_parser("list-professionals", help="list every professional")
     listing.set_defaults(func=command_list_professionals)

@@ -85,9 +85,14 @@ class Delivery:
             renderer = RENDERERS.get(row.kind)
             rendered = None
             if renderer is not None:
-                rendered = await renderer(
-                    session, self.services.translator(row.locale), row, self.clock()
-                )
+                try:
+                    rendered = await renderer(
+                        session, self.services.translator(row.locale), row, self.clock()
+                    )
+                except Exception as exc:  # one broken message must not stop the others
+                    log.exception("rendering outbox message %s (%s) failed", row_id, row.kind)
+                    await self._record(row_id, retry_in=None, error=type(exc).__name__)
+                    return
             target = await session.get(OutboxMessage, row.edits_id) if row.edits_id else None
             target_message = target.telegram_message_id if target is not None else None
         if renderer is None:

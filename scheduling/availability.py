@@ -58,9 +58,13 @@ def window_instants(first: date, last: date, zone: ZoneInfo) -> tuple[datetime, 
 
 
 async def kerralla_busy(
-    session: AsyncSession, professional_ids: list[int], start: datetime, end: datetime,
-    *, besides: int | None = None,
-) -> dict[int, list[Interval]]:  # fmt: skip
+    session: AsyncSession,
+    professional_ids: list[int],
+    start: datetime,
+    end: datetime,
+    *,
+    besides: int | None = None,
+) -> dict[int, list[Interval]]:
     """Each professional's fixed Kerralla meetings in [start, end), as participant or convener."""
     seats = await session.execute(
         select(Participant.professional_id, Meeting.starts_at, Meeting.ends_at)
@@ -127,9 +131,13 @@ async def propose_times(
     )
     results: Mapping[int, CalendarResult] = await gather_busy(
         {seat: calendar_source(pro, settings) for seat, pro in professionals.items()},
-        start, end, time_zone=meeting.time_zone, timeout=settings.calendar_timeout_seconds,
-        cache=cache, allow_loopback=settings.allow_loopback_calendars,
-    )  # fmt: skip
+        start,
+        end,
+        time_zone=meeting.time_zone,
+        timeout=settings.calendar_timeout_seconds,
+        cache=cache,
+        allow_loopback=settings.allow_loopback_calendars,
+    )
     attendees = []
     for seat in participants:
         busy = []

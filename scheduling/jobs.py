@@ -184,12 +184,22 @@ class JobWorker:
             if job.attempts >= job.max_attempts:
                 job.state = JobState.FAILED
                 job.finished_at = context.now
-                log.error("job %s (%s) failed for good after %s tries: %s",
-                          job.id, job.kind, job.attempts, type(exc).__name__)  # fmt: skip
+                log.error(
+                    "job %s (%s) failed for good after %s tries: %s",
+                    job.id,
+                    job.kind,
+                    job.attempts,
+                    type(exc).__name__,
+                )
             else:
                 job.due_at = context.now + backoff(job.attempts)
-                log.warning("job %s (%s) failed (try %s), retrying: %s",
-                            job.id, job.kind, job.attempts, type(exc).__name__)  # fmt: skip
+                log.warning(
+                    "job %s (%s) failed (try %s), retrying: %s",
+                    job.id,
+                    job.kind,
+                    job.attempts,
+                    type(exc).__name__,
+                )
             return
         job.state = JobState.DONE
         job.finished_at = context.now

@@ -149,9 +149,10 @@ async def start(
     window: tuple[date, date],
     answer_deadline: datetime,
     settings: Settings,
+    convener_role: str = CONVENER_ROLE,
     previous: Meeting | None = None,
 ) -> Meeting:
-    """A new meeting in DRAFT, with the convener seated in its circle."""
+    """A new meeting in DRAFT, with the convener seated in its circle in their own role."""
     host = urlsplit(settings.base_url).hostname or "kerralla.invalid"
     meeting = Meeting(
         meeting_type_id=meeting_type.id,
@@ -176,7 +177,7 @@ async def start(
             meeting_id=meeting.id,
             kind=ParticipantKind.PROFESSIONAL,
             professional_id=convener.id,
-            role=CONVENER_ROLE,
+            role=convener_role,
             required=True,
         )
     )
@@ -421,7 +422,7 @@ async def send_for_answers(
     candidates = current_candidates(meeting)
     # The convener chose these times: their own answer is yes to each.
     for seat in meeting.participants:
-        if seat.role == CONVENER_ROLE:
+        if seat.professional_id == meeting.convener_id:
             for candidate in candidates:
                 session.add(
                     AvailabilityAnswer(

@@ -28,10 +28,15 @@ async def tell(
     return await _add(
         session,
         OutboxMessage(
-            channel=Channel.TELEGRAM, telegram_chat_id=chat_id, kind=kind, locale=locale,
-            payload=params, meeting_id=meeting_id, dedupe_key=dedupe_key,
+            channel=Channel.TELEGRAM,
+            telegram_chat_id=chat_id,
+            kind=kind,
+            locale=locale,
+            payload=params,
+            meeting_id=meeting_id,
+            dedupe_key=dedupe_key,
         ),
-    )  # fmt: skip
+    )
 
 
 async def email(
@@ -48,10 +53,15 @@ async def email(
     return await _add(
         session,
         OutboxMessage(
-            channel=Channel.EMAIL, email_to=address, kind=kind, locale=locale, payload=params,
-            meeting_id=meeting_id, dedupe_key=dedupe_key,
+            channel=Channel.EMAIL,
+            email_to=address,
+            kind=kind,
+            locale=locale,
+            payload=params,
+            meeting_id=meeting_id,
+            dedupe_key=dedupe_key,
         ),
-    )  # fmt: skip
+    )
 
 
 async def _add(session: AsyncSession, message: OutboxMessage) -> OutboxMessage | None:

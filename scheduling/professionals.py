@@ -35,15 +35,25 @@ class Invitation:
 
 
 def audit(
-    session: AsyncSession, now: datetime, actor: ActorKind, actor_id: int | None, action: str,
-    professional_id: int, channel: AccessChannel,
-) -> None:  # fmt: skip
+    session: AsyncSession,
+    now: datetime,
+    actor: ActorKind,
+    actor_id: int | None,
+    action: str,
+    professional_id: int,
+    channel: AccessChannel,
+) -> None:
     session.add(
         AuditEvent(
-            occurred_at=now, actor_kind=actor, actor_id=actor_id, action=action,
-            object_type="professional", object_id=professional_id, channel=channel,
+            occurred_at=now,
+            actor_kind=actor,
+            actor_id=actor_id,
+            action=action,
+            object_type="professional",
+            object_id=professional_id,
+            channel=channel,
         )
-    )  # fmt: skip
+    )
 
 
 async def organisation_by_slug(session: AsyncSession, slug: str) -> Organisation:
@@ -85,18 +95,28 @@ async def invite_professional(
     if not 1 <= days <= 90:
         raise UsageError("an invitation can be valid for 1 to 90 days")
     professional = Professional(
-        organisation_id=org.id, sector=parse_sector(sector), title=title.strip(),
-        email=email.strip() if email else None, display_name=(name or "").strip()[:120],
+        organisation_id=org.id,
+        sector=parse_sector(sector),
+        title=title.strip(),
+        email=email.strip() if email else None,
+        display_name=(name or "").strip()[:120],
         state=ProfessionalState.INVITED,
-    )  # fmt: skip
+    )
     session.add(professional)
     await session.flush()
     expires_at = now + timedelta(days=days)
     token = await issue(
         session, TokenPurpose.PROFESSIONAL_INVITE, expires_at, professional_id=professional.id
     )
-    audit(session, now, ActorKind.ADMINISTRATOR, None, "professional.invite", professional.id,
-          AccessChannel.CLI)  # fmt: skip
+    audit(
+        session,
+        now,
+        ActorKind.ADMINISTRATOR,
+        None,
+        "professional.invite",
+        professional.id,
+        AccessChannel.CLI,
+    )
     return Invitation(professional.id, token, expires_at)
 
 
@@ -124,8 +144,15 @@ async def register(
     professional.display_name = professional.display_name or full_name.strip()[:120] or "?"
     professional.state = ProfessionalState.APPROVED
     professional.approved_at = now
-    audit(session, now, ActorKind.PROFESSIONAL, professional.id, "professional.register",
-          professional.id, AccessChannel.TELEGRAM)  # fmt: skip
+    audit(
+        session,
+        now,
+        ActorKind.PROFESSIONAL,
+        professional.id,
+        "professional.register",
+        professional.id,
+        AccessChannel.TELEGRAM,
+    )
     return professional
 
 
@@ -148,8 +175,15 @@ async def revoke(session: AsyncSession, professional_id: int, now: datetime) -> 
     professional.state = ProfessionalState.REVOKED
     professional.revoked_at = now
     await revoke_for_professional(session, professional_id, now)
-    audit(session, now, ActorKind.ADMINISTRATOR, None, "professional.revoke", professional_id,
-          AccessChannel.CLI)  # fmt: skip
+    audit(
+        session,
+        now,
+        ActorKind.ADMINISTRATOR,
+        None,
+        "professional.revoke",
+        professional_id,
+        AccessChannel.CLI,
+    )
     return professional
 
 
@@ -178,8 +212,15 @@ async def request_access(
     professional.display_name = name.strip()[:120] or "?"
     professional.state = ProfessionalState.PENDING
     await session.flush()
-    audit(session, now, ActorKind.ANONYMOUS, telegram_user_id, "professional.request_access",
-          professional.id, AccessChannel.TELEGRAM)  # fmt: skip
+    audit(
+        session,
+        now,
+        ActorKind.ANONYMOUS,
+        telegram_user_id,
+        "professional.request_access",
+        professional.id,
+        AccessChannel.TELEGRAM,
+    )
     return professional
 
 
@@ -196,7 +237,13 @@ async def decide(
     else:
         professional.state = ProfessionalState.REVOKED
         professional.revoked_at = now
-    audit(session, now, ActorKind.ADMINISTRATOR, admin_id,
-          "professional.approve" if approve else "professional.reject", professional_id,
-          AccessChannel.TELEGRAM)  # fmt: skip
+    audit(
+        session,
+        now,
+        ActorKind.ADMINISTRATOR,
+        admin_id,
+        "professional.approve" if approve else "professional.reject",
+        professional_id,
+        AccessChannel.TELEGRAM,
+    )
     return professional

@@ -56,9 +56,10 @@ def summary_time(meeting: Meeting, organisation: Organisation) -> datetime:
     assert meeting.starts_at is not None
     zone = ZoneInfo(meeting.time_zone)
     hours = OfficeHours.from_digits(
-        organisation.working_weekdays, organisation.office_hours_start,
+        organisation.working_weekdays,
+        organisation.office_hours_start,
         organisation.office_hours_end,
-    )  # fmt: skip
+    )
     blocked = tuple((p.starts_on, p.ends_on) for p in organisation.blocked_periods)
     day = previous_working_day(meeting.starts_at.astimezone(zone).date(), hours, blocked)
     return datetime.combine(day, hours.start, zone)
@@ -72,8 +73,14 @@ async def plan_meeting_jobs(
 
     async def arm(kind: str, due: datetime | None, name: str, **payload: object) -> None:
         if due is not None and due > now:
-            await schedule(session, kind, due, payload=dict(payload), meeting_id=meeting.id,
-                           dedupe_key=f"{name}:{key}")  # fmt: skip
+            await schedule(
+                session,
+                kind,
+                due,
+                payload=dict(payload),
+                meeting_id=meeting.id,
+                dedupe_key=f"{name}:{key}",
+            )
 
     if meeting.state == MeetingState.COLLECTING:
         await arm(DEADLINE, meeting.answer_deadline, "deadline")
@@ -86,14 +93,16 @@ async def plan_meeting_jobs(
     )
     assert organisation is not None
     for hours in REMINDER_HOURS:
-        await arm(REMINDER, meeting.starts_at - timedelta(hours=hours), f"reminder-{hours}h",
-                  hours=hours)  # fmt: skip
+        await arm(
+            REMINDER, meeting.starts_at - timedelta(hours=hours), f"reminder-{hours}h", hours=hours
+        )
     summary_at = summary_time(meeting, organisation)
     await arm(SUMMARY, summary_at, "summary")
     await arm(
-        FAMILY_REMINDER, summary_at - timedelta(days=settings.family_reminder_days),
+        FAMILY_REMINDER,
+        summary_at - timedelta(days=settings.family_reminder_days),
         "family-reminder",
-    )  # fmt: skip
+    )
     await arm(PLAN_PROMPT, meeting.ends_at, "plan-prompt")
 
 
@@ -115,13 +124,15 @@ async def _meeting(session: AsyncSession, job: Job) -> Meeting:
         select(Meeting)
         .where(Meeting.id == job.meeting_id)
         .options(
-            selectinload(Meeting.participants).selectinload(Participant.professional)
+            selectinload(Meeting.participants)
+            .selectinload(Participant.professional)
             .selectinload(Professional.telegram_user),
-            selectinload(Meeting.participants).selectinload(Participant.family_member)
+            selectinload(Meeting.participants)
+            .selectinload(Participant.family_member)
             .selectinload(FamilyMember.telegram_user),
             selectinload(Meeting.convener).selectinload(Professional.telegram_user),
         )
-    )  # fmt: skip
+    )
     if meeting is None:
         raise Skip("the meeting no longer exists")
     return meeting
@@ -151,10 +162,14 @@ async def remind(session: AsyncSession, job: Job, context: JobContext) -> None:
     for participant in meeting.participants:
         if (target := reachable(participant)) is not None:
             await outbox.tell(
-                session, target[0], "meeting_reminder", target[1], meeting_id=meeting.id,
+                session,
+                target[0],
+                "meeting_reminder",
+                target[1],
+                meeting_id=meeting.id,
                 dedupe_key=f"reminder-{hours}h:{participant.id}:{meeting.ical_sequence}",
                 hours=hours,
-            )  # fmt: skip
+            )
 
 
 @handles(FAMILY_REMINDER)
@@ -178,9 +193,13 @@ async def remind_family(session: AsyncSession, job: Job, context: JobContext) ->
             continue
         if (target := reachable(participant)) is not None:
             await outbox.tell(
-                session, target[0], "family_questions_reminder", target[1],
-                meeting_id=meeting.id, dedupe_key=f"family-reminder:{participant.id}",
-            )  # fmt: skip
+                session,
+                target[0],
+                "family_questions_reminder",
+                target[1],
+                meeting_id=meeting.id,
+                dedupe_key=f"family-reminder:{participant.id}",
+            )
 
 
 @handles(DEADLINE)
@@ -192,10 +211,14 @@ async def deadline_passed(session: AsyncSession, job: Job, context: JobContext) 
     convener = meeting.convener.telegram_user
     if convener is not None:
         await outbox.tell(
-            session, convener.id, "answers_deadline_passed", convener.locale,
-            meeting_id=meeting.id, dedupe_key=f"deadline:{meeting.id}:{job.due_at.isoformat()}",
+            session,
+            convener.id,
+            "answers_deadline_passed",
+            convener.locale,
+            meeting_id=meeting.id,
+            dedupe_key=f"deadline:{meeting.id}:{job.due_at.isoformat()}",
             missing=missing,
-        )  # fmt: skip
+        )
 
 
 @handles(SUMMARY)
@@ -225,10 +248,14 @@ async def send_summary(session: AsyncSession, job: Job, context: JobContext) -> 
             continue
         kind = "summary_ready" if participant.id in allowed else "summary_not_shared"
         await outbox.tell(
-            session, target[0], kind, target[1], meeting_id=meeting.id,
+            session,
+            target[0],
+            kind,
+            target[1],
+            meeting_id=meeting.id,
             dedupe_key=f"summary:{participant.id}:{meeting.ical_sequence}",
             participant_id=participant.id,
-        )  # fmt: skip
+        )
 
 
 @handles(PLAN_PROMPT)
@@ -240,9 +267,13 @@ async def prompt_for_plan(session: AsyncSession, job: Job, context: JobContext) 
     convener = meeting.convener.telegram_user
     if convener is not None:
         await outbox.tell(
-            session, convener.id, "plan_prompt", convener.locale, meeting_id=meeting.id,
+            session,
+            convener.id,
+            "plan_prompt",
+            convener.locale,
+            meeting_id=meeting.id,
             dedupe_key=f"plan-prompt:{meeting.id}",
-        )  # fmt: skip
+        )
 
 
 @handles(RETENTION)

@@ -25,10 +25,15 @@ WEEKDAYS = {
 }
 WEEKDAY_OF = {name: day for day, names in WEEKDAYS.items() for name in names}
 RELATIVE = {
-    "tänään": 0, "huomenna": 1, "ylihuomenna": 2,
-    "idag": 0, "imorgon": 1, "iövermorgon": 2,
-    "today": 0, "tomorrow": 1,
-}  # fmt: skip
+    "tänään": 0,
+    "huomenna": 1,
+    "ylihuomenna": 2,
+    "idag": 0,
+    "imorgon": 1,
+    "iövermorgon": 2,
+    "today": 0,
+    "tomorrow": 1,
+}
 AT = r"(?:klo|kl\.?|at)"
 
 DATE = r"(?P<day>\d{1,2})\.(?P<month>\d{1,2})\.(?P<year>\d{2}|\d{4})?"

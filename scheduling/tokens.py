@@ -35,11 +35,16 @@ async def issue(
     token = secrets.token_urlsafe(TOKEN_BYTES)
     session.add(
         AccessToken(
-            token_hash=token_hash(token), purpose=purpose, expires_at=expires_at, locale=locale,
-            professional_id=professional_id, participant_id=participant_id,
-            family_member_id=family_member_id, meeting_id=meeting_id,
+            token_hash=token_hash(token),
+            purpose=purpose,
+            expires_at=expires_at,
+            locale=locale,
+            professional_id=professional_id,
+            participant_id=participant_id,
+            family_member_id=family_member_id,
+            meeting_id=meeting_id,
         )
-    )  # fmt: skip
+    )
     await session.flush()
     return token
 

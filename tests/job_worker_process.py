@@ -34,9 +34,12 @@ async def main(url: str, name: str, pause: float) -> None:
     loop = asyncio.get_running_loop()
     loop.add_signal_handler(signal.SIGTERM, stop.set)
     worker = JobWorker(
-        session_factory(engine), load_settings(_env_file=None, database_url=url),
-        name=name, batch_size=25, idle_seconds=0.05,
-    )  # fmt: skip
+        session_factory(engine),
+        load_settings(_env_file=None, database_url=url),
+        name=name,
+        batch_size=25,
+        idle_seconds=0.05,
+    )
     print("ready", flush=True)
     await worker.run_until(stop)
     await engine.dispose()

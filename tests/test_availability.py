@@ -25,9 +25,11 @@ Sessions = async_sessionmaker[AsyncSession]
 HELSINKI = ZoneInfo("Europe/Helsinki")
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 SETTINGS = load_settings(
-    _env_file=None, data_key=DATA_KEY, allow_loopback_calendars=True,
+    _env_file=None,
+    data_key=DATA_KEY,
+    allow_loopback_calendars=True,
     calendar_timeout_seconds=0.4,
-)  # fmt: skip
+)
 
 # The social worker's published calendar: all of Tuesday 8.12. is taken.
 TUESDAY_OFF = b"""BEGIN:VCALENDAR\r
@@ -53,18 +55,34 @@ async def circle(session: AsyncSession, feeds: dict[str, str]) -> Meeting:
     kind = await f.meeting_type(session)
     convener = await f.professional(session, org, telegram_id=8001, display_name="Kaisa Kuraattori")
     teacher = await f.professional(session, org, telegram_id=8002, display_name="Olli Opettaja")
-    worker = await f.professional(session, org, telegram_id=8003, display_name="Sanna Sosiaali",
-                                  calendar_feed_url=feeds["worker"])  # fmt: skip
-    nurse = await f.professional(session, org, telegram_id=8004, display_name="Terhi Terveys",
-                                 calendar_feed_url=feeds["nurse"])  # fmt: skip
+    worker = await f.professional(
+        session,
+        org,
+        telegram_id=8003,
+        display_name="Sanna Sosiaali",
+        calendar_feed_url=feeds["worker"],
+    )
+    nurse = await f.professional(
+        session,
+        org,
+        telegram_id=8004,
+        display_name="Terhi Terveys",
+        calendar_feed_url=feeds["nurse"],
+    )
     # The teacher is in another Kerralla meeting on Monday morning.
-    other = await f.meeting(session, nurse, kind, starts_at=local(2026, 12, 7, 8, 0),
-                            ends_at=local(2026, 12, 7, 12, 0))  # fmt: skip
+    other = await f.meeting(
+        session, nurse, kind, starts_at=local(2026, 12, 7, 8, 0), ends_at=local(2026, 12, 7, 12, 0)
+    )
     await f.seat(session, other, teacher)
     meeting = await f.meeting(
-        session, convener, kind, state=MeetingState.COLLECTING, duration_minutes=60,
-        window_start=date(2026, 12, 7), window_end=date(2026, 12, 11),
-    )  # fmt: skip
+        session,
+        convener,
+        kind,
+        state=MeetingState.COLLECTING,
+        duration_minutes=60,
+        window_start=date(2026, 12, 7),
+        window_end=date(2026, 12, 11),
+    )
     for who, required in ((convener, True), (teacher, True), (worker, False), (nurse, False)):
         seat = await f.seat(session, meeting, who)
         seat.required = required
@@ -87,9 +105,12 @@ async def test_times_avoid_busy_people_and_slow_calendars_are_named(sessions: Se
     # Monday's first free hour comes after the teacher's other meeting.
     assert all(c.all_required_free for c in proposal.candidates)
     assert starts[:5] == [
-        local(2026, 12, 7, 12, 0), local(2026, 12, 9, 8, 0), local(2026, 12, 10, 8, 0),
-        local(2026, 12, 11, 8, 0), local(2026, 12, 7, 12, 15),
-    ]  # fmt: skip
+        local(2026, 12, 7, 12, 0),
+        local(2026, 12, 9, 8, 0),
+        local(2026, 12, 10, 8, 0),
+        local(2026, 12, 11, 8, 0),
+        local(2026, 12, 7, 12, 15),
+    ]
     # Tuesday comes only after the days when the social worker is free as well.
     tuesday = [c for c in proposal.candidates if c.start.astimezone(HELSINKI).day == 8]
     assert all(len(c.free) == 2 for c in tuesday)
@@ -125,9 +146,15 @@ async def test_a_window_that_cannot_be_is_refused_in_the_users_language(
 
 @pytest.mark.parametrize(
     "url",
-    ["ftp://calendar.example/feed.ics", "file:///etc/passwd", "http://10.1.2.3/cal.ics",
-     "http://127.0.0.1:8080/cal.ics", "https://user:secret@calendar.example/cal.ics", "outlook"],
-)  # fmt: skip
+    [
+        "ftp://calendar.example/feed.ics",
+        "file:///etc/passwd",
+        "http://10.1.2.3/cal.ics",
+        "http://127.0.0.1:8080/cal.ics",
+        "https://user:secret@calendar.example/cal.ics",
+        "outlook",
+    ],
+)
 async def test_a_calendar_address_kerralla_may_not_read_is_refused(
     sessions: Sessions, url: str
 ) -> None:

@@ -115,8 +115,22 @@ async def test_aliases_and_what_is_not_understood(bot: BotHarness) -> None:
     await api.wait_for_message(41, "Endast yrkespersoner som godkänts i Kerralla")
     api.send_text(41, "x" * 4096)
     await api.wait_for_message(41, "Jag förstod inte. Kommandot /help visar vad du kan göra.")
-    api.send_update({"message": {"from": api.users[41], "chat": api.chats[41], "sticker": {
-        "file_id": "s1", "file_unique_id": "s1", "type": "regular", "width": 512,
-        "height": 512, "is_animated": False, "is_video": False}}})  # fmt: skip
+    api.send_update(
+        {
+            "message": {
+                "from": api.users[41],
+                "chat": api.chats[41],
+                "sticker": {
+                    "file_id": "s1",
+                    "file_unique_id": "s1",
+                    "type": "regular",
+                    "width": 512,
+                    "height": 512,
+                    "is_animated": False,
+                    "is_video": False,
+                },
+            }
+        }
+    )
     await api.wait_for(lambda: len(api.messages(41)) == 5)
     assert api.messages(41)[-1]["text"].startswith("Jag förstod inte.")

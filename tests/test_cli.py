@@ -13,9 +13,13 @@ from .test_run import KERRALLA, environment
 
 def kerralla(*args: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [KERRALLA, *args], cwd=cwd, env=environment(**env), capture_output=True, text=True,
+        [KERRALLA, *args],
+        cwd=cwd,
+        env=environment(**env),
+        capture_output=True,
+        text=True,
         timeout=60,
-    )  # fmt: skip
+    )
 
 
 def one_line(result: subprocess.CompletedProcess[str]) -> str:

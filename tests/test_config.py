@@ -9,10 +9,24 @@ import pytest
 from scheduling.config import SettingsError, load_settings
 
 ALL_SETTINGS = [
-    "TELEGRAM_BOT_TOKEN", "TELEGRAM_API_URL", "DATABASE_URL", "PUBLIC_BASE_URL", "WEB_HOST",
-    "WEB_PORT", "SMTP_HOST", "SMTP_PORT", "SMTP_USER", "SMTP_PASSWORD", "SMTP_FROM",
-    "SMTP_STARTTLS", "DATA_KEY", "TIMEZONE", "DEFAULT_LOCALE", "ADMIN_TELEGRAM_IDS", "LOG_LEVEL",
-]  # fmt: skip
+    "TELEGRAM_BOT_TOKEN",
+    "TELEGRAM_API_URL",
+    "DATABASE_URL",
+    "PUBLIC_BASE_URL",
+    "WEB_HOST",
+    "WEB_PORT",
+    "SMTP_HOST",
+    "SMTP_PORT",
+    "SMTP_USER",
+    "SMTP_PASSWORD",
+    "SMTP_FROM",
+    "SMTP_STARTTLS",
+    "DATA_KEY",
+    "TIMEZONE",
+    "DEFAULT_LOCALE",
+    "ADMIN_TELEGRAM_IDS",
+    "LOG_LEVEL",
+]
 
 
 @pytest.fixture(autouse=True)

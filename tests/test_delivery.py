@@ -35,8 +35,9 @@ async def test_reminders_arrive_in_each_persons_language(bot: BotHarness) -> Non
     meet(bot.api, 7001, 7002, 7003)
     async with bot.services.sessions() as session, session.begin():
         meeting = await a_meeting(session, STARTS, place="Koulun neuvotteluhuone")
-        await plan_meeting_jobs(session, meeting, bot.services.settings,
-                                now=STARTS - timedelta(days=2))  # fmt: skip
+        await plan_meeting_jobs(
+            session, meeting, bot.services.settings, now=STARTS - timedelta(days=2)
+        )
     clock = STARTS - timedelta(hours=23)
     await JobWorker(bot.services.sessions, bot.services.settings, clock=lambda: clock).run_once()
     delivery = Delivery(bot.services, bot.application.bot, clock=lambda: clock)
@@ -85,8 +86,9 @@ async def test_a_500_is_retried_later_and_a_blocked_user_is_remembered(bot: BotH
     async with bot.services.sessions() as session, session.begin():
         meeting = await a_meeting(session, STARTS)
         for chat in (7001, 7002, 7003):
-            await outbox.tell(session, chat, "meeting_reminder", "fi", meeting_id=meeting.id,
-                              hours=1)  # fmt: skip
+            await outbox.tell(
+                session, chat, "meeting_reminder", "fi", meeting_id=meeting.id, hours=1
+            )
     api.block(7003, notify=False)
     api.fail_next("sendMessage", "500")
     now = datetime.now(HELSINKI)

@@ -135,9 +135,18 @@ def test_naive_times_are_refused() -> None:
 
 @pytest.mark.parametrize(
     ("code", "expected"),
-    [("fi", "fi"), ("fi-FI", "fi"), ("sv", "sv"), ("sv-SE", "sv"), ("en-GB", "en"),
-     ("en", "en"), ("de", "fi"), ("", "fi"), (None, "fi")],
-)  # fmt: skip
+    [
+        ("fi", "fi"),
+        ("fi-FI", "fi"),
+        ("sv", "sv"),
+        ("sv-SE", "sv"),
+        ("en-GB", "en"),
+        ("en", "en"),
+        ("de", "fi"),
+        ("", "fi"),
+        (None, "fi"),
+    ],
+)
 def test_language_from_telegram(code: str | None, expected: str) -> None:
     assert pick_locale(code) == expected
 

@@ -119,8 +119,9 @@ async def test_moving_rearms_and_cancelling_stops(sessions: Sessions, calls: lis
         convener = await f.professional(session, org, telegram_id=9001)
         meeting = await f.meeting(session, convener, await f.meeting_type(session))
         await schedule(session, "test.ok", NOW, dedupe_key="r1", meeting_id=meeting.id)
-        await schedule(session, "test.ok", NOW + timedelta(days=1), dedupe_key="r2",
-                       meeting_id=meeting.id)  # fmt: skip
+        await schedule(
+            session, "test.ok", NOW + timedelta(days=1), dedupe_key="r2", meeting_id=meeting.id
+        )
     await worker(sessions, NOW).run_once()
     assert (await jobs(sessions))["r1"].state == JobState.DONE
     async with sessions() as session, session.begin():
@@ -128,8 +129,9 @@ async def test_moving_rearms_and_cancelling_stops(sessions: Sessions, calls: lis
         await schedule(session, "test.ok", NOW, dedupe_key="r1", meeting_id=meeting.id)
     assert (await jobs(sessions))["r1"].state == JobState.DONE
     async with sessions() as session, session.begin():
-        await schedule(session, "test.ok", NOW + timedelta(hours=2), dedupe_key="r1",
-                       meeting_id=meeting.id)  # fmt: skip
+        await schedule(
+            session, "test.ok", NOW + timedelta(hours=2), dedupe_key="r1", meeting_id=meeting.id
+        )
     rows = await jobs(sessions)
     assert (rows["r1"].state, rows["r1"].due_at) == (JobState.PENDING, NOW + timedelta(hours=2))
     async with sessions() as session, session.begin():
@@ -178,9 +180,14 @@ async def add_probe_jobs(url: str, count: int) -> None:
 
 async def start_worker(url: str, name: str, pause: float) -> asyncio.subprocess.Process:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.job_worker_process", url, name, str(pause),
+        sys.executable,
+        "-m",
+        "tests.job_worker_process",
+        url,
+        name,
+        str(pause),
         stdout=asyncio.subprocess.PIPE,
-    )  # fmt: skip
+    )
     assert process.stdout is not None
     assert (await asyncio.wait_for(process.stdout.readline(), 30)).strip() == b"ready"
     return process
@@ -196,10 +203,12 @@ async def probe_counts(url: str) -> tuple[list[tuple[int, int]], dict[str, int],
             )
         ).all()
         workers = dict(
-            (await connection.execute(
-                text("SELECT worker, count(*) FROM probe_runs GROUP BY worker")
-            )).all()
-        )  # fmt: skip
+            (
+                await connection.execute(
+                    text("SELECT worker, count(*) FROM probe_runs GROUP BY worker")
+                )
+            ).all()
+        )
         pending = await connection.scalar(
             select(func.count()).select_from(Job).where(Job.state != JobState.DONE)
         )

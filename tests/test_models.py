@@ -81,8 +81,13 @@ async def test_constraints_refuse_inconsistent_rows(sessions: Sessions, breaks: 
                 candidate_time_id=candidate.id, participant_id=seat.id, answer=Availability.YES
             )
         )
-        ids = {"meeting": meeting.id, "guardian": guardian.id, "convener": convener.id,
-               "seat": seat.id, "candidate": candidate.id}  # fmt: skip
+        ids = {
+            "meeting": meeting.id,
+            "guardian": guardian.id,
+            "convener": convener.id,
+            "seat": seat.id,
+            "candidate": candidate.id,
+        }
 
     async with sessions() as session:
         with pytest.raises((IntegrityError, StatementError, LookupError)):
@@ -92,11 +97,13 @@ async def test_constraints_refuse_inconsistent_rows(sessions: Sessions, breaks: 
                 elif breaks == "participant_both_kinds":
                     session.add(
                         Participant(
-                            meeting_id=ids["meeting"], kind=ParticipantKind.PROFESSIONAL,
-                            professional_id=ids["convener"] + 0, family_member_id=ids["guardian"],
+                            meeting_id=ids["meeting"],
+                            kind=ParticipantKind.PROFESSIONAL,
+                            professional_id=ids["convener"] + 0,
+                            family_member_id=ids["guardian"],
                             role="x",
                         )
-                    )  # fmt: skip
+                    )
                 elif breaks == "unknown_meeting":
                     session.add(
                         Participant(meeting_id=99999, kind=ParticipantKind.FAMILY, role="x")
@@ -104,29 +111,34 @@ async def test_constraints_refuse_inconsistent_rows(sessions: Sessions, breaks: 
                 elif breaks == "bad_state":
                     session.add(
                         Meeting(
-                            meeting_type_id=kind.id, organisation_id=org.id,
-                            convener_id=ids["convener"], duration_minutes=60,
-                            ical_uid="x@y", state="exploded",
+                            meeting_type_id=kind.id,
+                            organisation_id=org.id,
+                            convener_id=ids["convener"],
+                            duration_minutes=60,
+                            ical_uid="x@y",
+                            state="exploded",
                         )
-                    )  # fmt: skip
+                    )
                 elif breaks == "too_long":
                     await f.meeting(session, convener, kind, duration_minutes=481)
                 elif breaks == "end_before_start":
                     session.add(
                         CandidateTime(
-                            meeting_id=ids["meeting"], starts_at=f.at(2026, 6, 2, 10),
+                            meeting_id=ids["meeting"],
+                            starts_at=f.at(2026, 6, 2, 10),
                             ends_at=f.at(2026, 6, 2, 9),
                         )
-                    )  # fmt: skip
+                    )
                 elif breaks == "outbox_without_recipient":
                     session.add(OutboxMessage(channel="telegram", kind="x", locale="fi"))
                 elif breaks == "double_answer":
                     session.add(
                         AvailabilityAnswer(
-                            candidate_time_id=ids["candidate"], participant_id=ids["seat"],
+                            candidate_time_id=ids["candidate"],
+                            participant_id=ids["seat"],
                             answer=Availability.NO,
                         )
-                    )  # fmt: skip
+                    )
                 await session.flush()
     # Nothing of the refused change is left.
     async with sessions() as session:

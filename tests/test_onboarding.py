@@ -23,10 +23,14 @@ async def cli(bot: BotHarness, *args: str) -> str:
     """Run `kerralla admin …` as an administrator would, against the bot's database and API."""
     settings = bot.services.settings
     result = await asyncio.to_thread(
-        kerralla, "admin", *args, cwd=Path(tempfile.gettempdir()),
-        DATABASE_URL=settings.database_url, TELEGRAM_API_URL=settings.telegram_api_url,
+        kerralla,
+        "admin",
+        *args,
+        cwd=Path(tempfile.gettempdir()),
+        DATABASE_URL=settings.database_url,
+        TELEGRAM_API_URL=settings.telegram_api_url,
         TELEGRAM_BOT_TOKEN=settings.telegram_bot_token.get_secret_value(),
-    )  # fmt: skip
+    )
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -36,9 +40,17 @@ async def test_an_invitation_link_registers_a_professional_once(bot: BotHarness)
     async with bot.services.sessions() as session, session.begin():
         await f.organisation(session, slug="kuopio-koulu", name="Kuopion koulu")
     printed = await cli(
-        bot, "invite-professional", "--org", "kuopio-koulu", "--sector", "school",
-        "--title", "erityisopettaja", "--email", "ope@kuopio.test",
-    )  # fmt: skip
+        bot,
+        "invite-professional",
+        "--org",
+        "kuopio-koulu",
+        "--sector",
+        "school",
+        "--title",
+        "erityisopettaja",
+        "--email",
+        "ope@kuopio.test",
+    )
     link = re.search(r"https://t\.me/kerralla_test_bot\?start=([A-Za-z0-9_-]+)", printed)
     assert link and len(link.group(1)) <= 64
     assert "Valid until" in printed

@@ -52,8 +52,9 @@ async def a_meeting(session: AsyncSession, starts: datetime, **values: object) -
     guardian = await f.family_member(session, telegram_user_id=7003, locale="sv")
     await session.flush()
     (await session.get(TelegramUser, 7002)).locale = "sv"
-    meeting = await f.meeting(session, convener, await f.meeting_type(session), starts_at=starts,
-                              **values)  # fmt: skip
+    meeting = await f.meeting(
+        session, convener, await f.meeting_type(session), starts_at=starts, **values
+    )
     for who in (convener, teacher, guardian):
         await f.seat(session, meeting, who)
     return meeting
@@ -169,8 +170,9 @@ async def test_cancelling_stops_every_job(sessions: Sessions) -> None:
 async def test_the_answer_deadline_tells_the_convener_who_is_missing(sessions: Sessions) -> None:
     deadline = local(2026, 6, 10, 16, 0)
     async with sessions() as session, session.begin():
-        meeting = await a_meeting(session, None, state=MeetingState.COLLECTING,
-                                  answer_deadline=deadline)  # fmt: skip
+        meeting = await a_meeting(
+            session, None, state=MeetingState.COLLECTING, answer_deadline=deadline
+        )
         await session.refresh(meeting, ["participants"])
         meeting.participants[0].answer_state = AnswerState.ANSWERED
         missing = [p.id for p in meeting.participants[1:]]
@@ -194,8 +196,9 @@ async def test_retention_deletes_what_is_no_longer_needed_and_audits_it(
         old = await a_meeting(session, local(2026, 6, 22, 10, 0))  # over a year ago
         recent_start = now - timedelta(days=10)
         convener = await session.get(Professional, old.convener_id)
-        recent = await f.meeting(session, convener, await f.meeting_type(session),
-                                 starts_at=recent_start)  # fmt: skip
+        recent = await f.meeting(
+            session, convener, await f.meeting_type(session), starts_at=recent_start
+        )
         questions = QuestionSet(
             key="qs",
             names={"fi": "K"},

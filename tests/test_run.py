@@ -17,8 +17,18 @@ from .fake_bot_api import FakeBotAPI
 from .harness import DATA_KEY, TOKEN
 
 KERRALLA = str(Path(sys.executable).with_name("kerralla"))
-SETTINGS = ("TELEGRAM_", "DATABASE_URL", "PUBLIC_BASE_URL", "WEB_", "SMTP_", "DATA_KEY",
-            "TIMEZONE", "DEFAULT_LOCALE", "ADMIN_TELEGRAM_IDS", "LOG_")  # fmt: skip
+SETTINGS = (
+    "TELEGRAM_",
+    "DATABASE_URL",
+    "PUBLIC_BASE_URL",
+    "WEB_",
+    "SMTP_",
+    "DATA_KEY",
+    "TIMEZONE",
+    "DEFAULT_LOCALE",
+    "ADMIN_TELEGRAM_IDS",
+    "LOG_",
+)
 
 
 def free_port() -> int:
@@ -39,14 +49,20 @@ async def test_kerralla_run_migrates_answers_start_and_stops(
     port = free_port()
     async with FakeBotAPI(token=TOKEN) as api:
         process = await asyncio.create_subprocess_exec(
-            KERRALLA, "run",
+            KERRALLA,
+            "run",
             cwd=tmp_path,
             env=environment(
-                TELEGRAM_BOT_TOKEN=TOKEN, TELEGRAM_API_URL=api.url, DATA_KEY=DATA_KEY,
-                DATABASE_URL=empty_database_url, WEB_PORT=str(port), LOG_LEVEL="DEBUG",
+                TELEGRAM_BOT_TOKEN=TOKEN,
+                TELEGRAM_API_URL=api.url,
+                DATA_KEY=DATA_KEY,
+                DATABASE_URL=empty_database_url,
+                WEB_PORT=str(port),
+                LOG_LEVEL="DEBUG",
             ),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        )  # fmt: skip
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
         try:
             health = await wait_until_healthy(port, process)
             assert health == {"status": "ok", "database": "ok"}

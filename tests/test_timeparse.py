@@ -44,18 +44,29 @@ def test_times_as_people_write_them(text: str, expected: datetime) -> None:
 @pytest.mark.parametrize(
     ("text", "finnish"),
     [
-        ("ensi viikolla", "En saanut selvää ajasta. Kirjoita se näin: ti 1.12. klo 14, "
-                          "1.12.2026 14.00 tai huomenna klo 10."),
-        ("1.12.", "En saanut selvää ajasta. Kirjoita se näin: ti 1.12. klo 14, 1.12.2026 14.00 "
-                  "tai huomenna klo 10."),
+        (
+            "ensi viikolla",
+            "En saanut selvää ajasta. Kirjoita se näin: ti 1.12. klo 14, "
+            "1.12.2026 14.00 tai huomenna klo 10.",
+        ),
+        (
+            "1.12.",
+            "En saanut selvää ajasta. Kirjoita se näin: ti 1.12. klo 14, 1.12.2026 14.00 "
+            "tai huomenna klo 10.",
+        ),
         ("31.11. klo 14", "Tällaista päivämäärää ei ole: 31.11. klo 14."),
         ("ke 1.12. klo 14", "Viikonpäivä ei täsmää päivämäärään: ke 1.12. klo 14."),
-        ("1.12. klo 25", "En saanut selvää ajasta. Kirjoita se näin: ti 1.12. klo 14, "
-                         "1.12.2026 14.00 tai huomenna klo 10."),
-        ("29.3.2026 3.30", "Tätä kellonaikaa ei ole yöllä, jolloin kelloja siirretään: "
-                           "29.3.2026 3.30."),
+        (
+            "1.12. klo 25",
+            "En saanut selvää ajasta. Kirjoita se näin: ti 1.12. klo 14, "
+            "1.12.2026 14.00 tai huomenna klo 10.",
+        ),
+        (
+            "29.3.2026 3.30",
+            "Tätä kellonaikaa ei ole yöllä, jolloin kelloja siirretään: 29.3.2026 3.30.",
+        ),
     ],
-)  # fmt: skip
+)
 def test_what_cannot_be_read_gets_an_example(text: str, finnish: str) -> None:
     with pytest.raises(InvalidInput) as refused:
         parse_moment(text, TODAY, "Europe/Helsinki")
@@ -68,8 +79,9 @@ def test_dates_and_ranges() -> None:
     assert parse_date("ylihuomenna", TODAY) == date(2026, 11, 25)
     assert parse_date_range("1.12.–18.12.", TODAY) == (date(2026, 12, 1), date(2026, 12, 18))
     assert parse_date_range("1.12.2026 - 15.1.2027", TODAY) == (
-        date(2026, 12, 1), date(2027, 1, 15),
-    )  # fmt: skip
+        date(2026, 12, 1),
+        date(2027, 1, 15),
+    )
     with pytest.raises(InvalidInput) as refused:
         parse_date_range("joulukuussa", TODAY)
     assert refused.value.render(translator("sv")) == (

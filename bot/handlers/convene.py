@@ -11,6 +11,7 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
+from sqlalchemy.orm import selectinload
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
     Application,
@@ -44,7 +45,7 @@ from ..context import Context, services, translator_for
 from ..messages import in_language
 from ..vocabulary import sector_name
 
-TYPE, LABEL, LENGTH, PLACE, WINDOW, DEADLINE, CIRCLE, FIND, ROLE, TIMES = range(10)
+TYPE, MY_ROLE, LABEL, LENGTH, PLACE, WINDOW, DEADLINE, CIRCLE, FIND, ROLE, TIMES = range(11)
 DEADLINE_HOUR = time(16, 0)
 FAMILY_ROLES = {
     "guardian": FamilyRole.GUARDIAN,
@@ -124,13 +125,47 @@ async def begin(update: Update, context: Context) -> int:
 async def chose_type(update: Update, context: Context) -> int:
     t = await translator_for(update, context)
     async with services(context).sessions() as session:
-        kind = await session.get(MeetingType, int(update.callback_query.data.rsplit(":", 1)[1]))
+        kind = await session.scalar(
+            select(MeetingType)
+            .where(MeetingType.id == int(update.callback_query.data.rsplit(":", 1)[1]))
+            .options(selectinload(MeetingType.roles))
+        )
     if kind is None or not kind.active:
         await update.callback_query.answer(
             t.gettext("This button is no longer valid."), show_alert=True
         )
         return TYPE
     draft(context).update(type=kind.id, default_length=kind.default_duration_minutes)
+    rows = [
+        [(in_language(role.names, t.locale), f"cv:me:{role.key}")]
+        for role in kind.roles
+        if not role.is_family
+    ]
+    rows.append([(t.gettext("Only convening"), f"cv:me:{meetings.CONVENER_ROLE}")])
+    await say(
+        update,
+        t.gettext(
+            "{type}. What is your own role in this meeting?", type=in_language(kind.names, t.locale)
+        ),
+        keyboard(rows),
+    )
+    return MY_ROLE
+
+
+async def chose_my_role(update: Update, context: Context) -> int:
+    t = await translator_for(update, context)
+    key = update.callback_query.data.split(":", 2)[2]
+    async with services(context).sessions() as session:
+        kind = await session.scalar(
+            select(MeetingType)
+            .where(MeetingType.id == draft(context).get("type", 0))
+            .options(selectinload(MeetingType.roles))
+        )
+    roles = {role.key for role in kind.roles if not role.is_family} if kind else set()
+    if kind is None or key not in roles | {meetings.CONVENER_ROLE}:
+        await refuse(update, t, InvalidInput(N_("This button is no longer valid.")))
+        return MY_ROLE
+    draft(context)["my_role"] = key
     await say(
         update,
         t.gettext(
@@ -296,6 +331,7 @@ async def chose_deadline(update: Update, context: Context) -> int:
             window=(first, last),
             answer_deadline=deadline.astimezone(UTC),
             settings=svc.settings,
+            convener_role=plan["my_role"],
         )
         plan["meeting"] = meeting.id
     await show_circle(update, context, t)
@@ -641,6 +677,7 @@ def install(application: Application) -> None:
             entry_points=[CommandHandler(list(NEW.names), begin)],
             states={
                 TYPE: [button(chose_type, pattern=r"^cv:type:\d+$")],
+                MY_ROLE: [button(chose_my_role, pattern=r"^cv:me:\w+$")],
                 LABEL: [MessageHandler(text, gave_label)],
                 LENGTH: [
                     button(chose_length, pattern=r"^cv:len:\d+$"),

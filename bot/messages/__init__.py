@@ -58,6 +58,8 @@ async def load_meeting(session: AsyncSession, meeting_id: int | None) -> Meeting
         .where(Meeting.id == meeting_id)
         .options(
             selectinload(Meeting.meeting_type),
+            selectinload(Meeting.convener),
+            selectinload(Meeting.candidate_times),
             selectinload(Meeting.participants).selectinload(Participant.professional),
             selectinload(Meeting.participants).selectinload(Participant.family_member),
         )

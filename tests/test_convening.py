@@ -1,0 +1,244 @@
+"""Convening end to end through the fake Bot API: a family-centre worker convenes a team
+meeting with four professionals and a guardian, who answer the times concurrently in Finnish
+and Swedish; the convener sees one live tally, is offered the recommended time and fixes it."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+from sqlalchemy import func, select
+
+from scheduling.catalog_data import ensure_defaults
+from scheduling.models import (
+    AvailabilityAnswer,
+    Meeting,
+    MeetingState,
+    OutboxMessage,
+    Participant,
+    Sector,
+    TelegramUser,
+)
+
+from . import factories as f
+from .fake_bot_api import FakeBotAPI
+from .harness import BotHarness, button, callback_answer
+
+CONVENER, TEACHER, CURATOR, NURSE, SOCIAL, GUARDIAN = 1001, 1002, 1003, 1004, 1005, 1006
+LOCALES = {CONVENER: "fi", TEACHER: "fi", CURATOR: "sv", NURSE: "fi", SOCIAL: "fi", GUARDIAN: "sv"}
+
+
+async def people(bot: BotHarness) -> None:
+    async with bot.services.sessions() as session, session.begin():
+        await ensure_defaults(session)
+        org = await f.organisation(session, name="Kuusilahden perhekeskus")
+        for uid, name, title, sector in [
+            (CONVENER, "Kaisa Koivu", "perhekeskuksen työntekijä", Sector.FAMILY_CENTRE),
+            (TEACHER, "Olli Opettaja", "luokanopettaja", Sector.SCHOOL),
+            (CURATOR, "Sara Kurator", "skolkurator", Sector.SCHOOL),
+            (NURSE, "Terhi Terveys", "terveydenhoitaja", Sector.HEALTH),
+            (SOCIAL, "Sanna Sosiaali", "sosiaalityöntekijä", Sector.CHILD_PROTECTION),
+        ]:
+            await f.professional(
+                session, org, telegram_id=uid, display_name=name, title=title, sector=sector
+            )
+            (await session.get(TelegramUser, uid)).locale = LOCALES[uid]
+    for uid, locale in LOCALES.items():
+        bot.api.user(uid, language_code=locale)
+
+
+async def tap(api: FakeBotAPI, uid: int, message: dict[str, Any], label: str) -> str:
+    return api.press(uid, message["message_id"], button(message, label))
+
+
+async def reply(api: FakeBotAPI, uid: int, text: str, expect: str) -> dict[str, Any]:
+    """Send text, then wait for the bot's new message containing `expect`."""
+    latest = max((m["message_id"] for m in api.messages(uid)), default=0)
+    api.send_text(uid, text)
+    return await api.wait_for_message(uid, expect, after=latest)
+
+
+async def choose(
+    api: FakeBotAPI, uid: int, message: dict[str, Any], label: str, expect: str
+) -> dict[str, Any]:
+    await tap(api, uid, message, label)
+    return await api.wait_for_message(uid, expect)
+
+
+async def add_from_directory(
+    api: FakeBotAPI,
+    circle: dict[str, Any],
+    sector: str | None,
+    search: str | None,
+    person: str,
+    role: str,
+) -> dict[str, Any]:
+    ask = await choose(api, CONVENER, circle, "Lisää hakemistosta", "Valitse toimiala")
+    if sector:
+        found = await choose(api, CONVENER, ask, sector, "Kenet lisäät?")
+    else:
+        found = await reply(api, CONVENER, search or "", "Kenet lisäät?")
+    roles = await choose(api, CONVENER, found, person, "Missä roolissa?")
+    return await choose(api, CONVENER, roles, role, f"{person.split(',')[0]}")
+
+
+async def test_a_team_meeting_is_convened_answered_and_fixed(bot: BotHarness) -> None:
+    api = bot.api
+    await people(bot)
+
+    # -- the convener walks through /uusi -------------------------------------------------------
+    kinds = await reply(api, CONVENER, "/uusi", "Millaisen tapaamisen kutsut koolle?")
+    roles = await choose(api, CONVENER, kinds, "Perhekeskustiimi", "Mikä on oma roolisi")
+    await choose(
+        api, CONVENER, roles, "perhekeskuksen työntekijä", "Anna tapaamiselle asiatunniste"
+    )
+    # A personal identity code is refused, and explained.
+    refused = await reply(api, CONVENER, "Lapsi 010203A123B", "näyttää henkilötunnukselta")
+    assert "AK-12" in refused["text"]
+    lengths = await reply(api, CONVENER, "AK-12", "Kuinka kauan tapaaminen kestää?")
+    await choose(api, CONVENER, lengths, "1 t 30 min", "Missä tapaatte?")
+    await reply(api, CONVENER, "ftp://example.fi/x", "https://-osoite")
+    windows = await reply(api, CONVENER, "Perhekeskus, neuvotteluhuone 2", "Milloin tapaaminen")
+    deadlines = await choose(api, CONVENER, windows, "Seuraavat 2 viikkoa", "Mihin mennessä")
+    circle = await choose(api, CONVENER, deadlines, "3 päivän kuluessa", "osallistujat:")
+    assert "Vielä puuttuu: huoltaja" in circle["text"]
+
+    circle = await add_from_directory(
+        api, circle, "koulu", None, "Olli Opettaja, luokanopettaja", "opettaja"
+    )
+    circle = await add_from_directory(
+        api, circle, "koulu", None, "Sara Kurator, skolkurator", "koulukuraattori"
+    )
+    circle = await add_from_directory(
+        api, circle, None, "terv", "Terhi Terveys, terveydenhoitaja", "terveydenhoitaja"
+    )
+    circle = await add_from_directory(
+        api, circle, None, "sanna", "Sanna Sosiaali, sosiaalityöntekijä", "sosiaalityöntekijä"
+    )
+    # Times cannot be sent before the guardian's place is filled.
+    early = await tap(api, CONVENER, circle, "Valmis: ehdota aikoja")
+    assert "Lisää ensin pakolliset roolit: huoltaja." in (await callback_answer(api, early))["text"]
+
+    links = await choose(api, CONVENER, circle, "Kutsulinkki rooliin", "Missä roolissa?")
+    circle = await choose(api, CONVENER, links, "huoltaja *", "Lähetä tämä kertakäyttöinen linkki")
+    token = re.search(
+        r"https://t\.me/kerralla_test_bot\?start=([A-Za-z0-9_-]{20,64})\b", circle["text"]
+    ).group(1)
+    times = await choose(api, CONVENER, circle, "Valmis: ehdota aikoja", "Ehdotetut ajat.")
+    proposed = [b["text"] for row in times["reply_markup"]["inline_keyboard"] for b in row]
+    assert proposed[-1] == "Lähetä osallistujille"
+    assert 3 <= len(proposed) - 1 <= 6 and all(p.startswith("✓ ") for p in proposed[:-1])
+    # Leave one out, and add one of our own (after one that cannot be read).
+    await tap(api, CONVENER, times, proposed[0])
+    await api.wait_for(
+        lambda: any(
+            b["text"].startswith("✗ ")
+            for row in api.messages(CONVENER)[-1]["reply_markup"]["inline_keyboard"]
+            for b in row
+        )
+    )
+    await reply(api, CONVENER, "huomenna klo 25", "En saanut selvää ajasta")
+    times = await reply(api, CONVENER, "huomenna klo 15.15", "Ehdotetut ajat.")
+    assert any(
+        "15.15–16.45" in b["text"] for row in times["reply_markup"]["inline_keyboard"] for b in row
+    )
+    sent = await choose(api, CONVENER, times, "Lähetä osallistujille", "Lähetetty.")
+    offered = len(proposed) - 1  # one left out, one added
+    assert re.search(rf"vastaavat nyt {offered} aikaan", sent["text"])
+
+    # -- the guardian opens the link; everyone answers at the same time ------------------------
+    api.send_text(GUARDIAN, f"/start {token}")
+    await api.wait_for_message(GUARDIAN, "Du är nu med i ett möte som Kaisa Koivu har kallat till.")
+    invitations = {
+        uid: await api.wait_for_message(
+            uid, "bjuder in dig" if LOCALES[uid] == "sv" else "kutsuu sinut"
+        )
+        for uid in (TEACHER, CURATOR, NURSE, SOCIAL, GUARDIAN)
+    }
+    assert invitations[CURATOR]["text"].startswith(
+        "Kaisa Koivu bjuder in dig till ett möte: Familjecenterteam – AK-12"
+    )
+    # The guardian sees neither the meeting type nor the case label.
+    assert invitations[GUARDIAN]["text"].startswith("Kaisa Koivu bjuder in dig till ett möte: Möte")
+    assert "AK-12" not in invitations[GUARDIAN]["text"]
+
+    async def answer_all(uid: int, choice: str) -> None:
+        message = invitations[uid]
+        for row in message["reply_markup"]["inline_keyboard"]:
+            for key in row:
+                if key["text"].endswith(choice):
+                    api.press(uid, message["message_id"], key["callback_data"])
+
+        def marked() -> int:
+            now = next(m for m in api.messages(uid) if m["message_id"] == message["message_id"])
+            return sum(
+                key["text"].startswith("● ")
+                for row in now["reply_markup"]["inline_keyboard"]
+                for key in row
+            )
+
+        await api.wait_for(lambda: marked() == offered)
+
+    await asyncio.gather(
+        answer_all(TEACHER, "Sopii"),
+        answer_all(CURATOR, "Passar"),
+        answer_all(NURSE, "Ehkä"),
+        answer_all(SOCIAL, "Ei sovi"),
+        answer_all(GUARDIAN, "Passar"),
+    )
+
+    offer = await api.wait_for_message(CONVENER, "Kaikki, joiden pitää vastata, ovat vastanneet")
+    tally = await api.wait_for_message(CONVENER, "Vastaukset: Perhekeskustiimi – AK-12")
+    await api.wait_for(
+        lambda: (
+            "ei sovi 1"
+            in next(m for m in api.messages(CONVENER) if m["message_id"] == tally["message_id"])[
+                "text"
+            ]
+        )
+    )
+    tally_now = next(m for m in api.messages(CONVENER) if m["message_id"] == tally["message_id"])
+    assert "sopii 4, ehkä 1, ei sovi 1" in tally_now["text"]
+    assert "Vastaamatta" not in tally_now["text"]
+    # One tally message, edited in place, not a stream of new ones.
+    assert sum("Vastaukset:" in (m.get("text") or "") for m in api.messages(CONVENER)) == 1
+
+    fixed = await tap(api, CONVENER, offer, button_label(offer))
+    assert (await callback_answer(api, fixed))["text"].startswith("Sovittu: ")
+    for uid in (TEACHER, NURSE, SOCIAL):
+        await api.wait_for_message(uid, "Aika on sovittu: Perhekeskustiimi – AK-12")
+    await api.wait_for_message(CURATOR, "Tiden är bestämd: Familjecenterteam – AK-12")
+    told = await api.wait_for_message(GUARDIAN, "Tiden är bestämd: Möte")
+    assert "Plats: Perhekeskus, neuvotteluhuone 2" in told["text"]
+    await api.wait_for(
+        lambda: (
+            "Aika on sovittu:"
+            in next(m for m in api.messages(CONVENER) if m["message_id"] == tally["message_id"])[
+                "text"
+            ]
+        )
+    )
+
+    # A second tap on the same (now stale) button changes nothing.
+    again = api.press(
+        CONVENER, offer["message_id"], button(offer, button_label(offer)), check=False
+    )
+    assert (await callback_answer(api, again))["text"] == "Tämän tapaamisen aika on jo päätetty."
+    async with bot.services.sessions() as session:
+        meeting = await session.scalar(select(Meeting))
+        assert meeting.state == MeetingState.SCHEDULED
+        seats = await session.scalar(select(func.count()).select_from(Participant))
+        answers = await session.scalar(select(func.count()).select_from(AvailabilityAnswer))
+        fixed_messages = await session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.kind == "meeting_fixed")
+        )
+    assert seats == 6
+    assert answers == 6 * offered  # five people answered each time once; the convener's are yes
+    assert fixed_messages == 6  # everyone in the circle, the convener too (for the calendar)
+
+
+def button_label(message: dict[str, Any]) -> str:
+    return message["reply_markup"]["inline_keyboard"][0][0]["text"]
