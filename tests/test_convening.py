@@ -23,7 +23,7 @@ from scheduling.models import (
 
 from . import factories as f
 from .fake_bot_api import FakeBotAPI
-from .harness import BotHarness, button, callback_answer
+from .harness import BotHarness, button, callback_answer, running_bot
 
 CONVENER, TEACHER, CURATOR, NURSE, SOCIAL, GUARDIAN = 1001, 1002, 1003, 1004, 1005, 1006
 LOCALES = {CONVENER: "fi", TEACHER: "fi", CURATOR: "sv", NURSE: "fi", SOCIAL: "fi", GUARDIAN: "sv"}
@@ -242,3 +242,46 @@ async def test_a_team_meeting_is_convened_answered_and_fixed(bot: BotHarness) ->
 
 def button_label(message: dict[str, Any]) -> str:
     return message["reply_markup"]["inline_keyboard"][0][0]["text"]
+
+
+async def test_the_convener_is_told_whose_calendar_could_not_be_read(database_url: str) -> None:
+    from .calendar_servers import free_port
+
+    closed = f"http://127.0.0.1:{free_port()}/calendar.ics"  # nothing listens there
+    async with running_bot(
+        database_url, allow_loopback_calendars=True, calendar_timeout_seconds=0.5
+    ) as bot:
+        api = bot.api
+        await people(bot)
+        async with bot.services.sessions() as session, session.begin():
+            org = await f.organisation(session)
+            await f.professional(
+                session,
+                org,
+                telegram_id=1010,
+                display_name="Erkki Erityinen",
+                title="erityissosiaalityöntekijä",
+                sector=Sector.CHILD_PROTECTION,
+                calendar_feed_url=closed,
+            )
+        kinds = await reply(api, CONVENER, "/new", "Millaisen tapaamisen kutsut koolle?")
+        roles = await choose(api, CONVENER, kinds, "Työparikonsultaatio", "Mikä on oma roolisi")
+        await choose(api, CONVENER, roles, "sosiaalityöntekijä", "Anna tapaamiselle asiatunniste")
+        lengths = await reply(api, CONVENER, "EK-3", "Kuinka kauan")
+        await choose(api, CONVENER, lengths, "1 t", "Missä tapaatte?")
+        windows = await reply(api, CONVENER, "https://teams.example.fi/l/meetup/abc", "Milloin")
+        deadlines = await choose(api, CONVENER, windows, "Seuraavat 4 viikkoa", "Mihin mennessä")
+        circle = await choose(api, CONVENER, deadlines, "Viikon kuluessa", "osallistujat:")
+        circle = await add_from_directory(
+            api,
+            circle,
+            None,
+            "erkki",
+            "Erkki Erityinen, erityissosiaalityöntekijä",
+            "lastensuojelun erityissosiaalityöntekijä *",
+        )
+        times = await choose(api, CONVENER, circle, "Valmis: ehdota aikoja", "Ehdotetut ajat.")
+        assert times["text"].startswith(
+            "Henkilön Erkki Erityinen kalenteriin ei saatu yhteyttä, joten hänen varatut aikansa "
+            "eivät ole tiedossa."
+        )
