@@ -244,6 +244,44 @@ def command_load(args: argparse.Namespace) -> int:
     return 0
 
 
+def command_set_caldav(args: argparse.Namespace) -> int:
+    import getpass
+    import os
+
+    settings = admin_settings()
+    from scheduling.db import create_engine, session_factory, transaction
+    from scheduling.errors import InvalidInput
+    from scheduling.i18n import translator
+    from scheduling.models import Professional
+    from scheduling.people import set_caldav
+
+    password = None
+    if args.url and args.username:
+        password = os.environ.get("KERRALLA_CALDAV_PASSWORD") or getpass.getpass(
+            "CalDAV password (not shown): "
+        )
+
+    async def main() -> str:
+        await prepare_database(settings)
+        engine = create_engine(settings.database_url)
+        try:
+            async with transaction(session_factory(engine)) as session:
+                professional = await session.get(Professional, args.professional_id)
+                if professional is None:
+                    raise CommandError(f"there is no professional {args.professional_id}")
+                await set_caldav(session, professional, args.url, args.username, password, settings)
+        except InvalidInput as exc:
+            raise CommandError(exc.render(translator("en"))) from None
+        finally:
+            await engine.dispose()
+        if args.url is None:
+            return f"Professional {args.professional_id} no longer has a CalDAV account."
+        return f"Professional {args.professional_id} now has a CalDAV account at {args.url}."
+
+    print(asyncio.run(main()))
+    return 0
+
+
 def command_admin_jobs(args: argparse.Namespace) -> int:
     settings = load_settings()
     logs.configure("WARNING", secrets(settings))
@@ -317,6 +355,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     loading.add_argument("file", help="the TOML file")
     loading.set_defaults(func=command_load)
+
+    caldav = admin_commands.add_parser(
+        "set-caldav",
+        help="give a professional's CalDAV account, for their busy times",
+        description="Kerralla reads the account's busy times when it proposes meeting times. "
+        "The password is read from KERRALLA_CALDAV_PASSWORD or asked for, and kept encrypted. "
+        "Without --url the account is removed.",
+    )
+    caldav.add_argument("professional_id", type=int)
+    caldav.add_argument("--url", help="the CalDAV server or calendar address (https://…)")
+    caldav.add_argument("--username", help="the account's user name")
+    caldav.set_defaults(func=command_set_caldav)
 
     listing = admin_commands.add_parser("list-professionals", help="list every professional")
     listing.set_defaults(func=command_list_professionals)

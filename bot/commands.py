@@ -28,12 +28,13 @@ class Command:
 
 
 NEW = Command("uusi", "new", N_("Convene a new meeting"))
+CALENDAR = Command("kalenteri", "calendar", N_("Your calendar, for finding free times"))
 MEETINGS = Command("tapaamiset", "meetings", N_("Your meetings"))
 LANGUAGE = Command("kieli", "language", N_("Change the language"))
 HELP = Command("apua", "help", N_("What Kerralla does and how to use it"))
 CANCEL = Command("peru", "cancel", N_("Stop what you are doing"))
 
-MENU = (NEW, MEETINGS, LANGUAGE, HELP, CANCEL)
+MENU = (NEW, MEETINGS, CALENDAR, LANGUAGE, HELP, CANCEL)
 
 
 def menu_for(locale: str) -> list[BotCommand]:

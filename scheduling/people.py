@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from .calendars import check_calendar_url
 from .config import Settings
+from .crypto import seal
 from .i18n import LOCALES, pick_locale
 from .models import FamilyMember, Professional, ProfessionalState, TelegramUser, utcnow
 
@@ -97,3 +98,25 @@ async def role_of(session: AsyncSession, user_id: int) -> Role:
         )
     )
     return Role.FAMILY if member is not None else Role.STRANGER
+
+
+async def set_caldav(
+    session: AsyncSession,
+    professional: Professional,
+    url: str | None,
+    username: str | None,
+    password: str | None,
+    settings: Settings,
+) -> None:
+    """Remember (or with url None, forget) a professional's CalDAV account; the password is
+    kept encrypted. Raises InvalidInput, changing nothing, for an address Kerralla may not read."""
+    if url is None:
+        professional.caldav_url = professional.caldav_username = None
+        professional.caldav_password_encrypted = None
+        return
+    checked = await asyncio.to_thread(
+        check_calendar_url, url.strip(), allow_loopback=settings.allow_loopback_calendars
+    )
+    professional.caldav_url = checked
+    professional.caldav_username = (username or "").strip() or None
+    professional.caldav_password_encrypted = seal(settings, password) if password else None

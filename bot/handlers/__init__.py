@@ -7,7 +7,7 @@ import warnings
 from telegram.ext import Application
 from telegram.warnings import PTBUserWarning
 
-from . import answers, convene, general, language, onboarding
+from . import answers, calendar, convene, general, language, onboarding
 
 # Conversations here are per person (per chat and user), buttons included, on purpose.
 warnings.filterwarnings("ignore", message="If 'per_message=False'", category=PTBUserWarning)
@@ -16,6 +16,7 @@ warnings.filterwarnings("ignore", message="If 'per_message=False'", category=PTB
 def install(application: Application) -> None:
     onboarding.install(application)
     convene.install(application)
+    calendar.install(application)
     answers.install(application)
     language.install(application)
     # The catch-alls come last.

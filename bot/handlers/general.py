@@ -12,7 +12,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler, Mess
 from scheduling.i18n import Translator
 from scheduling.people import Role, role_of
 
-from ..commands import CANCEL, HELP, LANGUAGE, MEETINGS, MENU, NEW
+from ..commands import CALENDAR, CANCEL, HELP, LANGUAGE, MEETINGS, MENU, NEW
 from ..context import Context, services, translator_for
 from . import answers, onboarding
 
@@ -53,7 +53,7 @@ def next_steps(t: Translator, role: Role) -> str:
 def help_text(t: Translator, role: Role) -> str:
     lines = [t.gettext("Commands:")]
     for command in MENU:
-        if command is NEW and role != Role.PROFESSIONAL:
+        if command in (NEW, CALENDAR) and role != Role.PROFESSIONAL:
             continue
         other = command.english if t.locale == "fi" else command.finnish
         lines.append(f"{command.slash(t.locale)} (/{other}) – {t.gettext(command.description)}")

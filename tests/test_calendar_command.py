@@ -1,0 +1,88 @@
+"""A professional gives their published calendar in the chat; an administrator gives a CalDAV
+account on the command line. Kerralla checks the address and reads it at once."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from scheduling.crypto import unseal
+from scheduling.models import Professional
+
+from . import factories as f
+from .calendar_servers import feed_server
+from .harness import running_bot
+from .test_cli import kerralla
+
+
+def feed_with_one_busy_time() -> bytes:
+    start = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
+    stamp = "%Y%m%dT%H%M%SZ"
+    return (
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\n"
+        f"UID:x@example\r\nDTSTAMP:{start:{stamp}}\r\nDTSTART:{start:{stamp}}\r\n"
+        f"DTEND:{start + timedelta(hours=1):{stamp}}\r\nSUMMARY:Private\r\nEND:VEVENT\r\n"
+        "END:VCALENDAR\r\n"
+    ).encode()
+
+
+async def test_a_professional_sets_and_removes_their_calendar(database_url: str) -> None:
+    async with (
+        feed_server({"me.ics": feed_with_one_busy_time()}) as server,
+        running_bot(database_url, allow_loopback_calendars=True) as bot,
+    ):
+        api = bot.api
+        async with bot.services.sessions() as session, session.begin():
+            await f.professional(session, await f.organisation(session), telegram_id=501)
+        api.user(501, language_code="fi")
+        api.send_text(501, "/kalenteri")
+        await api.wait_for_message(501, "Kerralla voi lukea julkaistun kalenterisi")
+        api.send_text(501, "ftp://kalenteri.example.fi/me.ics")
+        await api.wait_for_message(501, "Kalenterin osoite alkaa https://, http:// tai webcal://.")
+        api.send_text(501, server.url("/feeds/me.ics"))
+        await api.wait_for_message(
+            501, "Tallennettu. Kerralla luki kalenterisi: 1 varattu aika seuraavan kahden viikon"
+        )
+        async with bot.services.sessions() as session:
+            stored = await session.scalar(select(Professional.calendar_feed_url))
+        assert stored == server.url("/feeds/me.ics")
+
+        api.send_text(501, "/calendar")
+        again = await api.wait_for_message(501, "Kalenterisi on asetettu.")
+        api.press(501, again["message_id"], "cal:off")
+        await api.wait_for_message(501, "Kalenterisi poistettiin.")
+        async with bot.services.sessions() as session:
+            assert await session.scalar(select(Professional.calendar_feed_url)) is None
+
+
+async def test_an_administrator_gives_a_caldav_account_kept_encrypted(database_url: str) -> None:
+    from .harness import DATA_KEY, settings_for_test
+
+    async with running_bot(database_url) as bot:
+        async with bot.services.sessions() as session, session.begin():
+            professional = await f.professional(session, await f.organisation(session))
+        result = await asyncio.to_thread(
+            kerralla,
+            "admin",
+            "set-caldav",
+            str(professional.id),
+            "--url",
+            "https://caldav.example.fi/dav/",
+            "--username",
+            "olli",
+            cwd=Path(tempfile.gettempdir()),
+            DATABASE_URL=database_url,
+            DATA_KEY=DATA_KEY,
+            KERRALLA_CALDAV_PASSWORD="salainen-sana",
+        )
+        assert result.returncode == 0, result.stderr
+        async with bot.services.sessions() as session:
+            stored = await session.get(Professional, professional.id)
+        assert stored.caldav_url == "https://caldav.example.fi/dav/"
+        assert b"salainen" not in stored.caldav_password_encrypted
+        settings = settings_for_test(database_url, "http://127.0.0.1:9")
+        assert unseal(settings, stored.caldav_password_encrypted) == "salainen-sana"
