@@ -10,8 +10,9 @@ import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,6 +32,7 @@ from .models import (
     FamilyMember,
     FamilyRole,
     Meeting,
+    MeetingSeries,
     MeetingState,
     MeetingType,
     OutboxMessage,
@@ -589,6 +591,8 @@ async def fix(
         raise InvalidInput(N_("The time of this meeting has already been decided."))
     if starts_at <= now:
         raise InvalidInput(N_("That time has already passed."))
+    if meeting.fixed_at is not None:
+        meeting.ical_sequence += 1  # fixed again after a new round: calendars must update
     meeting.state = MeetingState.SCHEDULED
     meeting.starts_at = starts_at
     meeting.ends_at = starts_at + timedelta(minutes=meeting.duration_minutes)
@@ -646,3 +650,172 @@ async def cancel(
         besides=by.telegram_user_id,
         key=f"cancelled:{meeting.id}",
     )
+
+
+async def remind_pending(session: AsyncSession, meeting: Meeting, now: datetime) -> int:
+    """The times again, to everyone who has not answered yet (once a day at most)."""
+    if meeting.state != MeetingState.COLLECTING:
+        raise InvalidInput(N_("The time of this meeting has already been decided."))
+    reminded = 0
+    for seat in meeting.participants:
+        if seat.answer_state != AnswerState.PENDING:
+            continue
+        target = await reach(session, seat)
+        if target is None:
+            continue
+        queued = await outbox.tell(
+            session,
+            target[0],
+            "times_invitation",
+            target[1],
+            meeting_id=meeting.id,
+            dedupe_key=f"times-again:{seat.id}:{now.date().isoformat()}",
+            participant_id=seat.id,
+        )
+        reminded += queued is not None
+    return reminded
+
+
+async def name_co_convener(
+    session: AsyncSession, meeting: Meeting, seat_id: int, *, by: Professional
+) -> Participant:
+    if meeting.convener_id != by.id:
+        raise InvalidInput(N_("Only the convener can do this."))
+    seat = next((p for p in meeting.participants if p.id == seat_id), None)
+    if seat is None or seat.professional is None or seat.professional_id == by.id:
+        raise InvalidInput(N_("This button is no longer valid."))
+    seat.is_co_convener = True
+    target = await reach(session, seat)
+    if target is not None:
+        await outbox.tell(
+            session,
+            target[0],
+            "co_convener_named",
+            target[1],
+            meeting_id=meeting.id,
+            dedupe_key=f"co:{seat.id}",
+            participant_id=seat.id,
+        )
+    return seat
+
+
+async def ask_again(
+    session: AsyncSession,
+    meeting: Meeting,
+    starts: Iterable[datetime],
+    settings: Settings,
+    now: datetime,
+    *,
+    by: Professional,
+) -> None:
+    """Move a fixed meeting through a new round of answers: new times, everyone asked again."""
+    if not can_manage(meeting, by):
+        raise InvalidInput(N_("Only the convener can do this."))
+    if meeting.state != MeetingState.SCHEDULED:
+        raise InvalidInput(N_("Only a meeting with a fixed time can be moved."))
+    starts = sorted(starts)
+    await set_candidates(
+        session, meeting, [(s, CandidateSource.ADDED) for s in starts], now, new_round=True
+    )
+    # Two days to answer, but not later than an hour before the first new time.
+    meeting.answer_deadline = max(min(now + timedelta(days=2), starts[0] - timedelta(hours=1)), now)
+    meeting.state = MeetingState.DRAFT  # send_for_answers takes it from here
+    await cancel_meeting_jobs(session, meeting.id)
+    await send_for_answers(session, meeting, settings, now)
+
+
+async def next_in_series(
+    session: AsyncSession,
+    previous: Meeting,
+    settings: Settings,
+    now: datetime,
+    *,
+    by: Professional,
+) -> Meeting:
+    """The next meeting of a series: the same type, label, place and circle, in DRAFT."""
+    if previous.convener_id != by.id and not can_manage(previous, by):
+        raise InvalidInput(N_("Only the convener can do this."))
+    if previous.state not in {MeetingState.HELD, MeetingState.SCHEDULED}:
+        raise InvalidInput(N_("The next meeting can be convened once this one has a time."))
+    kind = previous.meeting_type
+    today = now.astimezone(ZoneInfo(previous.time_zone)).date()
+    base = previous.starts_at.astimezone(ZoneInfo(previous.time_zone)).date()
+    if kind.is_series:
+        first = max(
+            base + timedelta(days=kind.series_interval_days_min or 60), today + timedelta(days=1)
+        )
+        last = max(base + timedelta(days=kind.series_interval_days_max or 90), first)
+    else:
+        first, last = today + timedelta(days=1), today + timedelta(days=14)
+    deadline = datetime.combine(
+        max(first - timedelta(days=7), today + timedelta(days=1)),
+        time(16, 0),
+        ZoneInfo(previous.time_zone),
+    )
+    if previous.series_id is None:
+        series = MeetingSeries(meeting_type_id=previous.meeting_type_id)
+        session.add(series)
+        await session.flush()
+        previous.series_id = series.id
+    convener_seat = next(
+        p for p in previous.participants if p.professional_id == previous.convener_id
+    )
+    meeting = await start(
+        session,
+        previous.convener,
+        kind,
+        case_label=previous.case_label or "…",
+        duration_minutes=previous.duration_minutes,
+        place=previous.place,
+        online_url=previous.online_url,
+        window=(first, last),
+        answer_deadline=deadline,
+        settings=settings,
+        convener_role=convener_seat.role,
+        previous=previous,
+    )
+    for seat in previous.participants:
+        if seat.professional_id == previous.convener_id:
+            continue
+        session.add(
+            Participant(
+                meeting_id=meeting.id,
+                kind=seat.kind,
+                professional_id=seat.professional_id,
+                family_member_id=seat.family_member_id,
+                role=seat.role,
+                required=seat.required,
+                is_co_convener=seat.is_co_convener,
+            )
+        )
+    await session.flush()
+    return await load(session, meeting.id)
+
+
+async def meetings_of(
+    session: AsyncSession, telegram_user_id: int, now: datetime, *, recent_days: int = 30
+) -> list[Meeting]:
+    """A person's upcoming meetings and those of the last weeks, as convener or in the circle."""
+    mine = (
+        select(Participant.meeting_id)
+        .outerjoin(Professional, Participant.professional_id == Professional.id)
+        .outerjoin(FamilyMember, Participant.family_member_id == FamilyMember.id)
+        .where(
+            (Professional.telegram_user_id == telegram_user_id)
+            | (FamilyMember.telegram_user_id == telegram_user_id)
+        )
+    )
+    since = now - timedelta(days=recent_days)
+    rows = await session.scalars(
+        select(Meeting)
+        .where(
+            Meeting.id.in_(mine),
+            Meeting.state != MeetingState.DRAFT,
+            Meeting.anonymised_at.is_(None),
+            (Meeting.starts_at.is_(None)) | (Meeting.starts_at >= since),
+        )
+        .options(selectinload(Meeting.meeting_type))
+        .order_by(Meeting.starts_at.is_(None).desc(), Meeting.starts_at, Meeting.id)
+        .limit(20)
+    )
+    return list(rows.all())

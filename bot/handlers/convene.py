@@ -637,6 +637,51 @@ async def send(update: Update, context: Context) -> int:
     return ConversationHandler.END
 
 
+async def next_meeting(update: Update, context: Context) -> int:
+    """From a meeting's card: the next one of the series, same type and circle, in two taps."""
+    t = await translator_for(update, context)
+    svc = services(context)
+    query = update.callback_query
+    try:
+        async with transaction(svc.sessions) as session:
+            previous = await meetings.load(session, int(query.data.split(":")[1]))
+            by = await session.scalar(
+                select(Professional).where(
+                    Professional.telegram_user_id == update.effective_user.id
+                )
+            )
+            if previous is None or not meetings.can_manage(previous, by):
+                raise InvalidInput(N_("This button is no longer valid."))
+            meeting = await meetings.next_in_series(
+                session, previous, svc.settings, utcnow(), by=by
+            )
+            proposal = await propose_times(
+                session, meeting, svc.settings, utcnow(), cache=svc.calendar_cache, limit=5
+            )
+    except InvalidInput as error:
+        await refuse(update, t, error)
+        return ConversationHandler.END
+    context.user_data["convene"] = {
+        "meeting": meeting.id,
+        "type": meeting.meeting_type_id,
+        "length": meeting.duration_minutes,
+        "dropped": [],
+        "times": [c.start.isoformat() for c in proposal.candidates],
+    }
+    note = "\n".join(
+        [
+            t.gettext(
+                "The next meeting, with the same circle: {first} – {last}.",
+                first=t.date(meeting.window_start),
+                last=t.date(meeting.window_end),
+            )
+        ]
+        + [unknown.render(t) for unknown in proposal.unknown]
+    )
+    await show_times(update, context, t, note)
+    return TIMES
+
+
 # -- stopping and stray input -----------------------------------------------------------------
 
 
@@ -674,7 +719,10 @@ def install(application: Application) -> None:
     button = CallbackQueryHandler
     application.add_handler(
         ConversationHandler(
-            entry_points=[CommandHandler(list(NEW.names), begin)],
+            entry_points=[
+                CommandHandler(list(NEW.names), begin),
+                CallbackQueryHandler(next_meeting, pattern=r"^next:\d+$"),
+            ],
             states={
                 TYPE: [button(chose_type, pattern=r"^cv:type:\d+$")],
                 MY_ROLE: [button(chose_my_role, pattern=r"^cv:me:\w+$")],

@@ -109,19 +109,6 @@ async def cancel_outside_conversation(update: Update, context: Context) -> None:
     await update.effective_message.reply_text(t.gettext("There is nothing in progress to stop."))
 
 
-async def professionals_only(update: Update, context: Context) -> None:
-    t = await translator_for(update, context)
-    if await sender_role(update, context) != Role.PROFESSIONAL:
-        await update.effective_message.reply_text(
-            t.gettext(
-                "Only professionals approved in Kerralla can convene and see meetings. "
-                "Ask your administrator for an invitation link."
-            )
-        )
-        return
-    await not_understood(update, context)
-
-
 async def not_understood(update: Update, context: Context) -> None:
     t = await translator_for(update, context)
     await update.effective_message.reply_text(
@@ -142,7 +129,6 @@ def install(application: Application) -> None:
     application.add_handler(CommandHandler("start", start))
     application.add_handler(CommandHandler(list(HELP.names), help_command))
     application.add_handler(CommandHandler(list(CANCEL.names), cancel_outside_conversation))
-    application.add_handler(CommandHandler(list(MEETINGS.names), professionals_only))
     application.add_handler(CallbackQueryHandler(stale_button))
     application.add_handler(
         MessageHandler(filters.ChatType.PRIVATE & ~filters.StatusUpdate.ALL, not_understood)

@@ -22,6 +22,7 @@ from scheduling.models import (
     Participant,
 )
 
+from ..commands import MEETINGS
 from . import Rendered, heading, load_meeting, renders, seat_name, when_and_where
 
 CHOICES = (
@@ -274,4 +275,22 @@ async def meeting_cancelled(
         ).strip()
         + "\n"
         + t.gettext("Reason: {reason}", reason=meeting.cancel_reason or "–")
+    )
+
+
+@renders("co_convener_named")
+async def co_convener_named(
+    session: AsyncSession, t: Translator, row: OutboxMessage, now: datetime
+) -> Rendered | None:
+    meeting = await load_meeting(session, row.meeting_id)
+    if meeting is None:
+        return None
+    return Rendered(
+        t.gettext(
+            "{convener} named you a co-convener of {meeting}: you may fix, move and cancel it. "
+            "Find it with {meetings}.",
+            convener=meeting.convener.display_name,
+            meeting=heading(t, meeting, True),
+            meetings=MEETINGS.slash(t.locale),
+        )
     )

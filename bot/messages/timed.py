@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from scheduling import meetings
 from scheduling.i18n import Translator
-from scheduling.models import OutboxMessage
+from scheduling.models import MeetingState, OutboxMessage
 
 from . import (
     Rendered,
@@ -75,7 +77,28 @@ async def answers_deadline_passed(
             len(names),
             names=", ".join(names),
         )
-    return Rendered(text)
+    buttons = None
+    if meeting.state == MeetingState.COLLECTING:
+        rows = [
+            [
+                InlineKeyboardButton(
+                    t.gettext("Remind those who have not answered"),
+                    callback_data=f"rem:{meeting.id}",
+                )
+            ]
+        ]
+        best = meetings.recommend(await meetings.tally(session, meeting))
+        if best is not None:
+            when = t.time_range(best.candidate.starts_at, best.candidate.ends_at)
+            rows.append(
+                [
+                    InlineKeyboardButton(
+                        t.gettext("Fix {when}", when=when), callback_data=f"fix:{best.candidate.id}"
+                    )
+                ]
+            )
+        buttons = InlineKeyboardMarkup(rows)
+    return Rendered(text, buttons)
 
 
 @renders("summary_ready")
