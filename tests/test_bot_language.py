@@ -113,6 +113,10 @@ async def test_aliases_and_what_is_not_understood(bot: BotHarness) -> None:
     await api.wait_for(lambda: len(api.messages(41)) == 2)
     api.send_text(41, "/uusi")
     await api.wait_for_message(41, "Endast yrkespersoner som godkänts i Kerralla")
+    api.send_text(41, "/meetings")
+    await api.wait_for(
+        lambda: sum("Endast yrkespersoner" in m["text"] for m in api.messages(41)) == 2
+    )
     api.send_text(41, "x" * 4096)
     await api.wait_for_message(41, "Jag förstod inte. Kommandot /help visar vad du kan göra.")
     api.send_update(
@@ -132,5 +136,5 @@ async def test_aliases_and_what_is_not_understood(bot: BotHarness) -> None:
             }
         }
     )
-    await api.wait_for(lambda: len(api.messages(41)) == 5)
+    await api.wait_for(lambda: len(api.messages(41)) == 6)
     assert api.messages(41)[-1]["text"].startswith("Jag förstod inte.")

@@ -285,3 +285,80 @@ async def test_the_convener_is_told_whose_calendar_could_not_be_read(database_ur
             "Henkilön Erkki Erityinen kalenteriin ei saatu yhteyttä, joten hänen varatut aikansa "
             "eivät ole tiedossa."
         )
+
+
+async def test_bad_input_mid_conversation_gets_a_short_answer_and_changes_nothing(
+    bot: BotHarness,
+) -> None:
+    api = bot.api
+    await people(bot)
+    kinds = await reply(api, CONVENER, "/uusi", "Millaisen tapaamisen kutsut koolle?")
+    await reply(api, CONVENER, "Sisukas", "Valitse yllä olevista painikkeista")
+    roles = await choose(api, CONVENER, kinds, "Sisukas", "Mikä on oma roolisi")
+    await choose(api, CONVENER, roles, "Vain koollekutsujana", "Anna tapaamiselle asiatunniste")
+    latest = max(m["message_id"] for m in api.messages(CONVENER))
+    api.send_update(
+        {
+            "message": {
+                "from": api.users[CONVENER],
+                "chat": api.chats[CONVENER],
+                "sticker": {
+                    "file_id": "s",
+                    "file_unique_id": "s",
+                    "type": "regular",
+                    "width": 512,
+                    "height": 512,
+                    "is_animated": False,
+                    "is_video": False,
+                },
+            }
+        }
+    )
+    await api.wait_for_message(CONVENER, "Vastaa kirjoittamalla", after=latest)
+    await reply(api, CONVENER, "x" * 4096, "Asiatunniste voi olla enintään 60 merkkiä")
+    lengths = await reply(api, CONVENER, "AK-99", "Kuinka kauan")
+    await reply(api, CONVENER, "0", "Tapaamisen pituuden on oltava 1 minuutista 8 tuntiin.")
+    await choose(api, CONVENER, lengths, "1 t", "Missä tapaatte?")
+    windows = await reply(api, CONVENER, "Koulu", "Milloin tapaaminen")
+    await reply(api, CONVENER, "1.1.2020–5.1.2020", "Päivien pitää olla tulevaisuudessa")
+    deadlines = await choose(api, CONVENER, windows, "Seuraavat 2 viikkoa", "Mihin mennessä")
+    await choose(api, CONVENER, deadlines, "3 päivän kuluessa", "osallistujat:")
+    # Stopping deletes the draft: nothing half-made is left.
+    await reply(api, CONVENER, "/peru", "Keskeytetty. Mitään ei tallennettu.")
+    async with bot.services.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Meeting)) == 0
+        assert await session.scalar(select(func.count()).select_from(Participant)) == 0
+
+
+async def test_when_the_deadline_passes_the_convener_can_remind_or_fix(bot: BotHarness) -> None:
+    from datetime import timedelta
+
+    from scheduling.jobs import JobWorker
+    from scheduling.models import utcnow
+
+    from .test_managing import sisukas
+
+    api = bot.api
+    meeting_id = await sisukas(bot)
+    await api.wait_for_message(2002, "kutsuu sinut tapaamiseen")
+    later = utcnow() + timedelta(days=3, minutes=1)
+    worker = JobWorker(
+        bot.services.sessions,
+        bot.services.settings,
+        clock=lambda: later,
+        after_batch=bot.services.outbox_wake.set,
+    )
+    await worker.run_once()
+    told = await api.wait_for_message(2001, "Tiden för att svara på tiderna har gått ut")
+    assert (
+        "Har inte svarat ännu (2): Olli Opettaja (luokanopettaja), Riitta Rehtori (rehtori)"
+        in (told["text"])
+    )
+    reminded = api.press(2001, told["message_id"], button(told, "Påminn dem som inte har svarat"))
+    assert (await callback_answer(api, reminded))["text"] == "Påminde 2 personer."
+    fixed = api.press(
+        2001, told["message_id"], told["reply_markup"]["inline_keyboard"][1][0]["callback_data"]
+    )
+    assert (await callback_answer(api, fixed))["text"].startswith("Bestämt: ")
+    async with bot.services.sessions() as session:
+        assert (await session.get(Meeting, meeting_id)).state == MeetingState.SCHEDULED

@@ -22,6 +22,7 @@ from scheduling.db import transaction
 from scheduling.errors import InvalidInput
 from scheduling.i18n import N_, Translator
 from scheduling.models import AnswerState, Meeting, MeetingState, Professional, utcnow
+from scheduling.people import Role, role_of
 from scheduling.timeparse import parse_moment
 
 from ..commands import CANCEL, MEETINGS, NEW
@@ -62,6 +63,15 @@ async def list_meetings(update: Update, context: Context) -> None:
     async with services(context).sessions() as session:
         found = await meetings.meetings_of(session, update.effective_user.id, utcnow())
         professional = await me(session, update.effective_user.id)
+        role = await role_of(session, update.effective_user.id)
+    if role in {Role.STRANGER, Role.PENDING}:
+        await update.effective_message.reply_text(
+            t.gettext(
+                "Only professionals approved in Kerralla can convene and see meetings. "
+                "Ask your administrator for an invitation link."
+            )
+        )
+        return
     if not found:
         text = t.gettext("You have no meetings at the moment.")
         if professional is not None:
