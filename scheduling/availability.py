@@ -162,7 +162,8 @@ async def propose_times(
             organisation.office_hours_end,
         ),
         blocked=tuple((p.starts_on, p.ends_on) for p in organisation.blocked_periods),
-        not_before=now,
+        # Times come after the answer deadline, so that everyone can answer first.
+        not_before=max(now, meeting.answer_deadline or now),
     )
     validate(request, today=now.astimezone(zone).date(), max_window_days=settings.max_window_days)
     unknown = [
