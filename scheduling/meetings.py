@@ -44,6 +44,7 @@ from .models import (
     TelegramUser,
     TokenPurpose,
 )
+from .recipients import reach
 from .reminders import plan_meeting_jobs
 from .tokens import find, issue
 
@@ -346,17 +347,6 @@ def current_candidates(meeting: Meeting) -> list[CandidateTime]:
 # -- telling people -----------------------------------------------------------------------------
 
 
-async def reach(session: AsyncSession, seat: Participant) -> tuple[int, str] | None:
-    person = seat.professional or seat.family_member
-    if person is None or person.telegram_user_id is None:
-        return None
-    user = await session.get(TelegramUser, person.telegram_user_id)
-    if user is None or user.blocked_bot_at is not None:
-        return None
-    locale = seat.family_member.locale if seat.family_member else user.locale
-    return user.id, locale
-
-
 async def tell_circle(
     session: AsyncSession,
     meeting: Meeting,
@@ -575,6 +565,31 @@ def recommend(rows: Sequence[Tally]) -> Tally | None:
 # -- deciding -----------------------------------------------------------------------------------
 
 
+def _allowed(meeting: Meeting, by: Professional, state: MeetingState, refusal: str) -> None:
+    if not can_manage(meeting, by):
+        raise InvalidInput(N_("Only the convener can do this."))
+    if meeting.state != state:
+        raise InvalidInput(refusal)
+
+
+async def _set_time(
+    session: AsyncSession,
+    meeting: Meeting,
+    starts_at: datetime,
+    settings: Settings,
+    now: datetime,
+    news: str,
+) -> None:
+    """The meeting at `starts_at`: everyone told (`news` kind), its jobs armed for the time."""
+    if starts_at <= now:
+        raise InvalidInput(N_("That time has already passed."))
+    meeting.starts_at = starts_at
+    meeting.ends_at = starts_at + timedelta(minutes=meeting.duration_minutes)
+    await session.flush()
+    await tell_circle(session, meeting, news, key=f"{news}:{meeting.ical_sequence}")
+    await plan_meeting_jobs(session, meeting, settings, now)
+
+
 async def fix(
     session: AsyncSession,
     meeting: Meeting,
@@ -585,22 +600,18 @@ async def fix(
     by: Professional,
 ) -> None:
     """COLLECTING → SCHEDULED at `starts_at`; everyone is told."""
-    if not can_manage(meeting, by):
-        raise InvalidInput(N_("Only the convener can do this."))
-    if meeting.state != MeetingState.COLLECTING:
-        raise InvalidInput(N_("The time of this meeting has already been decided."))
-    if starts_at <= now:
-        raise InvalidInput(N_("That time has already passed."))
+    _allowed(
+        meeting,
+        by,
+        MeetingState.COLLECTING,
+        N_("The time of this meeting has already been decided."),
+    )
     if meeting.fixed_at is not None:
         meeting.ical_sequence += 1  # fixed again after a new round: calendars must update
     meeting.state = MeetingState.SCHEDULED
-    meeting.starts_at = starts_at
-    meeting.ends_at = starts_at + timedelta(minutes=meeting.duration_minutes)
     meeting.fixed_at = now
-    await session.flush()
-    await tell_circle(session, meeting, "meeting_fixed", key=f"fixed:{meeting.ical_sequence}")
+    await _set_time(session, meeting, starts_at, settings, now, "meeting_fixed")
     await refresh_tally(session, meeting)
-    await plan_meeting_jobs(session, meeting, settings, now)
 
 
 async def move(
@@ -613,18 +624,11 @@ async def move(
     by: Professional,
 ) -> None:
     """A scheduled meeting to a new time, straight away; everyone is told."""
-    if not can_manage(meeting, by):
-        raise InvalidInput(N_("Only the convener can do this."))
-    if meeting.state != MeetingState.SCHEDULED:
-        raise InvalidInput(N_("Only a meeting with a fixed time can be moved."))
-    if starts_at <= now:
-        raise InvalidInput(N_("That time has already passed."))
-    meeting.starts_at = starts_at
-    meeting.ends_at = starts_at + timedelta(minutes=meeting.duration_minutes)
+    _allowed(
+        meeting, by, MeetingState.SCHEDULED, N_("Only a meeting with a fixed time can be moved.")
+    )
     meeting.ical_sequence += 1
-    await session.flush()
-    await tell_circle(session, meeting, "meeting_moved", key=f"moved:{meeting.ical_sequence}")
-    await plan_meeting_jobs(session, meeting, settings, now)
+    await _set_time(session, meeting, starts_at, settings, now, "meeting_moved")
 
 
 async def cancel(
@@ -709,10 +713,9 @@ async def ask_again(
     by: Professional,
 ) -> None:
     """Move a fixed meeting through a new round of answers: new times, everyone asked again."""
-    if not can_manage(meeting, by):
-        raise InvalidInput(N_("Only the convener can do this."))
-    if meeting.state != MeetingState.SCHEDULED:
-        raise InvalidInput(N_("Only a meeting with a fixed time can be moved."))
+    _allowed(
+        meeting, by, MeetingState.SCHEDULED, N_("Only a meeting with a fixed time can be moved.")
+    )
     starts = sorted(starts)
     await set_candidates(
         session, meeting, [(s, CandidateSource.ADDED) for s in starts], now, new_round=True

@@ -25,18 +25,8 @@ async def tell(
     **params: Any,
 ) -> OutboxMessage | None:
     """Queue a Telegram message. With a `dedupe_key`, a second call queues nothing."""
-    return await _add(
-        session,
-        OutboxMessage(
-            channel=Channel.TELEGRAM,
-            telegram_chat_id=chat_id,
-            kind=kind,
-            locale=locale,
-            payload=params,
-            meeting_id=meeting_id,
-            dedupe_key=dedupe_key,
-        ),
-    )
+    message = OutboxMessage(channel=Channel.TELEGRAM, telegram_chat_id=chat_id)
+    return await _add(session, message, kind, locale, meeting_id, dedupe_key, params)
 
 
 async def email(
@@ -50,27 +40,27 @@ async def email(
     **params: Any,
 ) -> OutboxMessage | None:
     """Queue an email. With a `dedupe_key`, a second call queues nothing."""
-    return await _add(
-        session,
-        OutboxMessage(
-            channel=Channel.EMAIL,
-            email_to=address,
-            kind=kind,
-            locale=locale,
-            payload=params,
-            meeting_id=meeting_id,
-            dedupe_key=dedupe_key,
-        ),
-    )
+    message = OutboxMessage(channel=Channel.EMAIL, email_to=address)
+    return await _add(session, message, kind, locale, meeting_id, dedupe_key, params)
 
 
-async def _add(session: AsyncSession, message: OutboxMessage) -> OutboxMessage | None:
-    if message.dedupe_key is not None:
+async def _add(
+    session: AsyncSession,
+    message: OutboxMessage,
+    kind: str,
+    locale: str,
+    meeting_id: int | None,
+    dedupe_key: str | None,
+    params: dict[str, Any],
+) -> OutboxMessage | None:
+    if dedupe_key is not None:
         existing = await session.scalar(
-            select(OutboxMessage.id).where(OutboxMessage.dedupe_key == message.dedupe_key)
+            select(OutboxMessage.id).where(OutboxMessage.dedupe_key == dedupe_key)
         )
         if existing is not None:
             return None
+    message.kind, message.locale, message.payload = kind, locale, params
+    message.meeting_id, message.dedupe_key = meeting_id, dedupe_key
     session.add(message)
     await session.flush()
     return message

@@ -38,6 +38,7 @@ from .models import (
     QuestionnaireResponse,
     ResponseState,
 )
+from .recipients import reach
 from .slots import OfficeHours, previous_working_day
 
 REMINDER = "meeting.reminder"
@@ -138,29 +139,21 @@ async def _meeting(session: AsyncSession, job: Job) -> Meeting:
     return meeting
 
 
-def reachable(participant: Participant) -> tuple[int, str] | None:
-    """The Telegram chat and language of a seat's person, if they use Telegram."""
-    person = participant.professional or participant.family_member
-    if person is None or person.telegram_user is None or person.telegram_user.blocked_bot_at:
-        return None
-    locale = (
-        person.telegram_user.locale
-        if participant.professional
-        else participant.family_member.locale
-    )
-    return person.telegram_user.id, locale
+def upcoming(meeting: Meeting, now: datetime) -> None:
+    """Skip a job that only makes sense before a fixed meeting begins."""
+    if meeting.state != MeetingState.SCHEDULED or meeting.starts_at is None:
+        raise Skip(f"the meeting is {meeting.state.value}")
+    if meeting.starts_at <= now:
+        raise Skip("the meeting had begun")
 
 
 @handles(REMINDER)
 async def remind(session: AsyncSession, job: Job, context: JobContext) -> None:
     meeting = await _meeting(session, job)
-    if meeting.state != MeetingState.SCHEDULED or meeting.starts_at is None:
-        raise Skip(f"the meeting is {meeting.state.value}")
-    if meeting.starts_at <= context.now:
-        raise Skip("the meeting had begun")
+    upcoming(meeting, context.now)
     hours = int(job.payload.get("hours", 0))
     for participant in meeting.participants:
-        if (target := reachable(participant)) is not None:
+        if (target := await reach(session, participant)) is not None:
             await outbox.tell(
                 session,
                 target[0],
@@ -175,10 +168,7 @@ async def remind(session: AsyncSession, job: Job, context: JobContext) -> None:
 @handles(FAMILY_REMINDER)
 async def remind_family(session: AsyncSession, job: Job, context: JobContext) -> None:
     meeting = await _meeting(session, job)
-    if meeting.state != MeetingState.SCHEDULED or meeting.starts_at is None:
-        raise Skip(f"the meeting is {meeting.state.value}")
-    if meeting.starts_at <= context.now:
-        raise Skip("the meeting had begun")
+    upcoming(meeting, context.now)
     submitted = set(
         await session.scalars(
             select(QuestionnaireResponse.family_member_id).where(
@@ -191,7 +181,7 @@ async def remind_family(session: AsyncSession, job: Job, context: JobContext) ->
         member = participant.family_member
         if member is None or member.id in submitted:
             continue
-        if (target := reachable(participant)) is not None:
+        if (target := await reach(session, participant)) is not None:
             await outbox.tell(
                 session,
                 target[0],
@@ -224,10 +214,7 @@ async def deadline_passed(session: AsyncSession, job: Job, context: JobContext) 
 @handles(SUMMARY)
 async def send_summary(session: AsyncSession, job: Job, context: JobContext) -> None:
     meeting = await _meeting(session, job)
-    if meeting.state != MeetingState.SCHEDULED or meeting.starts_at is None:
-        raise Skip(f"the meeting is {meeting.state.value}")
-    if meeting.starts_at <= context.now:
-        raise Skip("the meeting had begun")
+    upcoming(meeting, context.now)
     responses = (
         await session.scalars(
             select(QuestionnaireResponse)
@@ -244,7 +231,7 @@ async def send_summary(session: AsyncSession, job: Job, context: JobContext) -> 
     for participant in meeting.participants:
         if participant.kind.value == "family":
             continue
-        if (target := reachable(participant)) is None:
+        if (target := await reach(session, participant)) is None:
             continue
         kind = "summary_ready" if participant.id in allowed else "summary_not_shared"
         await outbox.tell(

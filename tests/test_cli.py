@@ -90,3 +90,19 @@ def test_migrate_makes_the_default_database(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "The database is up to date" in result.stdout
     assert (tmp_path / "data" / "kerralla.db").is_file()
+
+
+def test_admin_load_and_jobs(tmp_path: Path) -> None:
+    example = Path(__file__).resolve().parent.parent / "examples" / "organisations.toml"
+    first = kerralla("admin", "load", str(example), cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "organisations: 4 created, 0 updated, 0 unchanged" in first.stdout
+    again = kerralla("admin", "load", str(example), cwd=tmp_path)
+    assert "organisations: 0 created, 0 updated, 4 unchanged" in again.stdout
+    broken = tmp_path / "broken.toml"
+    broken.write_text('[[meeting_types]]\nkey = "x"\n')
+    line = one_line(kerralla("admin", "load", str(broken), cwd=tmp_path))
+    assert line.startswith(f"kerralla: {broken}: meeting_types[0] (x)")
+    assert line.endswith("nothing was changed")
+    jobs = kerralla("admin", "jobs", cwd=tmp_path)
+    assert jobs.returncode == 0 and jobs.stdout.strip() == "No failed jobs."

@@ -173,6 +173,7 @@ async def test_the_card_reminders_co_convener_and_two_people_fixing_at_once(
 async def test_moving_straight_then_through_a_new_round_then_cancelling(bot: BotHarness) -> None:
     api = bot.api
     meeting_id = await sisukas(bot)
+    await api.wait_for_message(PRINCIPAL, "kutsuu sinut")  # the first round's times arrived
     mine = await open_card(bot, CONVENER, "Dina möten:", "(svar samlas in)")
     api.press(
         CONVENER, mine["message_id"], mine["reply_markup"]["inline_keyboard"][1][0]["callback_data"]

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from scheduling import meetings
-from scheduling.i18n import Translator
+from scheduling.i18n import N_, Translator
 from scheduling.models import (
     AnswerState,
     Availability,
@@ -106,14 +106,10 @@ def times_text(t: Translator, meeting: Meeting, seat: Participant) -> str:
 async def times_invitation(
     session: AsyncSession, t: Translator, row: OutboxMessage, now: datetime
 ) -> Rendered | None:
-    meeting = await load_meeting(session, row.meeting_id)
-    if meeting is None or meeting.state != MeetingState.COLLECTING:
+    found = await seated(session, row)
+    if found is None or found[0].state != MeetingState.COLLECTING:
         return None
-    seat = next(
-        (p for p in meeting.participants if p.id == row.payload.get("participant_id")), None
-    )
-    if seat is None:
-        return None
+    meeting, seat = found
     candidates = meetings.current_candidates(meeting)
     return Rendered(
         times_text(t, meeting, seat),
@@ -216,65 +212,59 @@ async def required_answered(
     )
 
 
-async def _seat(meeting: Meeting, row: OutboxMessage) -> Participant | None:
-    return next(
+async def seated(session: AsyncSession, row: OutboxMessage) -> tuple[Meeting, Participant] | None:
+    """The row's meeting and the recipient's seat in it, or None when either is gone."""
+    meeting = await load_meeting(session, row.meeting_id)
+    if meeting is None:
+        return None
+    seat = next(
         (p for p in meeting.participants if p.id == row.payload.get("participant_id")), None
     )
+    return (meeting, seat) if seat is not None else None
+
+
+async def time_news(
+    session: AsyncSession, t: Translator, row: OutboxMessage, title: str
+) -> Rendered | None:
+    """`title` (a msgid with {meeting}), then when and where; for a fixed or moved meeting."""
+    found = await seated(session, row)
+    if found is None or found[0].starts_at is None:
+        return None
+    meeting, seat = found
+    what = heading(t, meeting, seat.professional is not None)
+    return Rendered(t.gettext(title, meeting=what) + "\n" + when_and_where(t, meeting))
 
 
 @renders("meeting_fixed")
 async def meeting_fixed(
     session: AsyncSession, t: Translator, row: OutboxMessage, now: datetime
 ) -> Rendered | None:
-    meeting = await load_meeting(session, row.meeting_id)
-    seat = await _seat(meeting, row) if meeting else None
-    if meeting is None or seat is None or meeting.starts_at is None:
-        return None
-    return Rendered(
-        t.gettext(
-            "The time is fixed: {meeting}",
-            meeting=heading(t, meeting, seat.professional is not None),
-        )
-        + "\n"
-        + when_and_where(t, meeting)
-    )
+    return await time_news(session, t, row, N_("The time is fixed: {meeting}"))
 
 
 @renders("meeting_moved")
 async def meeting_moved(
     session: AsyncSession, t: Translator, row: OutboxMessage, now: datetime
 ) -> Rendered | None:
-    meeting = await load_meeting(session, row.meeting_id)
-    seat = await _seat(meeting, row) if meeting else None
-    if meeting is None or seat is None or meeting.starts_at is None:
-        return None
-    return Rendered(
-        t.gettext(
-            "The meeting has moved: {meeting}",
-            meeting=heading(t, meeting, seat.professional is not None),
-        )
-        + "\n"
-        + when_and_where(t, meeting)
-    )
+    return await time_news(session, t, row, N_("The meeting has moved: {meeting}"))
 
 
 @renders("meeting_cancelled")
 async def meeting_cancelled(
     session: AsyncSession, t: Translator, row: OutboxMessage, now: datetime
 ) -> Rendered | None:
-    meeting = await load_meeting(session, row.meeting_id)
-    seat = await _seat(meeting, row) if meeting else None
-    if meeting is None or seat is None:
+    found = await seated(session, row)
+    if found is None:
         return None
+    meeting, seat = found
     when = t.datetime(meeting.starts_at) if meeting.starts_at else ""
+    title = t.gettext(
+        "The meeting has been cancelled: {meeting} {when}",
+        meeting=heading(t, meeting, seat.professional is not None),
+        when=when,
+    ).strip()
     return Rendered(
-        t.gettext(
-            "The meeting has been cancelled: {meeting} {when}",
-            meeting=heading(t, meeting, seat.professional is not None),
-            when=when,
-        ).strip()
-        + "\n"
-        + t.gettext("Reason: {reason}", reason=meeting.cancel_reason or "–")
+        title + "\n" + t.gettext("Reason: {reason}", reason=meeting.cancel_reason or "–")
     )
 
 

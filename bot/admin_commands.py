@@ -1,0 +1,251 @@
+"""`kerralla admin …`: what an administrator does on the command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from scheduling.config import Settings, load_settings
+
+from . import logs
+from .cli_support import CommandError, prepare_database, secrets
+
+T = TypeVar("T")
+
+
+def settings() -> Settings:
+    loaded = load_settings()
+    logs.configure("WARNING", secrets(loaded))
+    return loaded
+
+
+def in_transaction(action: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run `action` in one transaction on an up-to-date database; print nothing itself."""
+    from scheduling.db import create_engine, session_factory, transaction
+
+    current = settings()
+
+    async def main() -> T:
+        await prepare_database(current)
+        engine = create_engine(current.database_url)
+        try:
+            async with transaction(session_factory(engine)) as session:
+                return await action(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+async def bot_username(current: Settings) -> str:
+    """The bot's @name, for t.me links: asked from the Bot API (getMe)."""
+    from telegram import Bot
+    from telegram.error import TelegramError
+
+    if current.telegram_bot_token is None:
+        raise CommandError("TELEGRAM_BOT_TOKEN is not set: it is needed to make a t.me link")
+    bot = Bot(
+        current.telegram_bot_token.get_secret_value(), base_url=f"{current.telegram_api_url}/bot"
+    )
+    try:
+        async with bot:
+            return bot.username
+    except TelegramError as exc:
+        raise CommandError(
+            f"cannot ask the Bot API at {current.telegram_api_url} for the bot's name "
+            f"({exc.message}): check TELEGRAM_BOT_TOKEN and TELEGRAM_API_URL"
+        ) from None
+
+
+def invite_professional(args: argparse.Namespace) -> int:
+    from scheduling.i18n import translator
+    from scheduling.models import utcnow
+    from scheduling.professionals import invite_professional
+
+    current = settings()
+    username = asyncio.run(bot_username(current))
+
+    async def invite(session: AsyncSession):  # type: ignore[no-untyped-def]
+        return await invite_professional(
+            session,
+            organisation=args.org,
+            sector=args.sector,
+            title=args.title,
+            email=args.email,
+            name=args.name,
+            now=utcnow(),
+            days=args.days,
+        )
+
+    invitation = in_transaction(invite)
+    until = translator(current.default_locale, current.timezone).datetime(invitation.expires_at)
+    print(f"Invitation for professional {invitation.professional_id} ({args.org}, {args.title}):")
+    print(f"https://t.me/{username}?start={invitation.token}")
+    print(f"Valid until {until} ({current.timezone}); it works once. Give it to that person only.")
+    return 0
+
+
+def list_professionals(_args: argparse.Namespace) -> int:
+    from scheduling.professionals import professionals
+
+    async def listing(session: AsyncSession) -> list[str]:
+        return [
+            f"{p.id:>5}  {p.state.value:9} {p.organisation.slug:24} {p.sector.value:17} "
+            f"{p.title:20} {p.display_name or '-'}"
+            for p in await professionals(session)
+        ]
+
+    lines = in_transaction(listing)
+    print(
+        "\n".join(lines)
+        or "No professionals yet: invite one with kerralla admin invite-professional."
+    )
+    return 0
+
+
+def revoke(args: argparse.Namespace) -> int:
+    from scheduling.models import utcnow
+    from scheduling.professionals import revoke
+
+    async def revoking(session: AsyncSession) -> str:
+        professional = await revoke(session, args.professional_id, utcnow())
+        return professional.display_name or "-"
+
+    name = in_transaction(revoking)
+    print(
+        f"Professional {args.professional_id} ({name}) can no longer convene or see meetings; "
+        "their open links no longer work."
+    )
+    return 0
+
+
+def load(args: argparse.Namespace) -> int:
+    from scheduling.catalog_data import CatalogError, load_catalog, read_catalog_file
+
+    try:
+        data = read_catalog_file(args.file)
+    except CatalogError as exc:
+        raise CommandError(str(exc)) from None
+
+    async def loading(session: AsyncSession) -> list[str]:
+        try:
+            return (await load_catalog(session, data)).lines()
+        except CatalogError as exc:
+            raise CommandError(f"{args.file}: {exc}; nothing was changed") from None
+
+    print("\n".join([f"Loaded {args.file}:", *in_transaction(loading)]))
+    return 0
+
+
+def set_caldav(args: argparse.Namespace) -> int:
+    from scheduling.errors import InvalidInput
+    from scheduling.i18n import translator
+    from scheduling.models import Professional
+    from scheduling.people import set_caldav
+
+    current = settings()
+    password = None
+    if args.url and args.username:
+        password = os.environ.get("KERRALLA_CALDAV_PASSWORD") or getpass.getpass(
+            "CalDAV password (not shown): "
+        )
+
+    async def setting(session: AsyncSession) -> None:
+        professional = await session.get(Professional, args.professional_id)
+        if professional is None:
+            raise CommandError(f"there is no professional {args.professional_id}")
+        try:
+            await set_caldav(session, professional, args.url, args.username, password, current)
+        except InvalidInput as exc:
+            raise CommandError(exc.render(translator("en"))) from None
+
+    in_transaction(setting)
+    if args.url is None:
+        print(f"Professional {args.professional_id} no longer has a CalDAV account.")
+    else:
+        print(f"Professional {args.professional_id} now has a CalDAV account at {args.url}.")
+    return 0
+
+
+def jobs(args: argparse.Namespace) -> int:
+    from scheduling.admin import job_lines
+
+    current = settings()
+    for line in asyncio.run(job_lines(current.database_url, failed_only=not args.all)):
+        print(line)
+    return 0
+
+
+def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    admin = commands.add_parser(
+        "admin", help="administration: professionals, data, jobs", description="Administration."
+    )
+    sub = admin.add_subparsers(title="admin commands", metavar="COMMAND", required=True)
+
+    def add(
+        name: str,
+        func: Callable[[argparse.Namespace], int],
+        text: str,
+        description: str | None = None,
+    ) -> argparse.ArgumentParser:
+        parser = sub.add_parser(name, help=text, description=description or text)
+        parser.set_defaults(func=func)
+        return parser
+
+    parser = add(
+        "invite-professional",
+        invite_professional,
+        "make a one-time t.me link that registers a professional",
+        "Make a one-time Telegram link: whoever opens it becomes this professional.",
+    )
+    parser.add_argument("--org", required=True, help="the organisation's slug")
+    parser.add_argument(
+        "--sector",
+        required=True,
+        help="school, early_education, child_protection, family_centre, health or other",
+    )
+    parser.add_argument("--title", required=True, help="e.g. erityisopettaja")
+    parser.add_argument("--email", help="for calendar invitations by email")
+    parser.add_argument("--name", help="the name the circle sees (default: from Telegram)")
+    parser.add_argument("--days", type=int, default=14, help="days the link works (default 14)")
+
+    add("list-professionals", list_professionals, "list every professional")
+    parser = add("revoke", revoke, "stop a professional from convening or seeing meetings")
+    parser.add_argument("professional_id", type=int)
+
+    parser = add(
+        "load",
+        load,
+        "load or update organisations, meeting types and question sets (TOML)",
+        "Load organisations, meeting types and question sets from a TOML file (see "
+        "examples/organisations.toml and scheduling/data/defaults.toml); items are "
+        "matched by key and updated in place. Nothing is changed if the file has an "
+        "error.",
+    )
+    parser.add_argument("file", help="the TOML file")
+
+    parser = add(
+        "set-caldav",
+        set_caldav,
+        "give a professional's CalDAV account, for their busy times",
+        "Kerralla reads the account's busy times when it proposes meeting times. The "
+        "password is read from KERRALLA_CALDAV_PASSWORD or asked for, and kept "
+        "encrypted. Without --url the account is removed.",
+    )
+    parser.add_argument("professional_id", type=int)
+    parser.add_argument("--url", help="the CalDAV server or calendar address (https://…)")
+    parser.add_argument("--username", help="the account's user name")
+
+    parser = add(
+        "jobs",
+        jobs,
+        "list timed jobs that failed for good (--all: every job not yet done)",
+        "List timed jobs that failed for good, newest first.",
+    )
+    parser.add_argument("--all", action="store_true", help="list pending jobs too")
