@@ -6,12 +6,21 @@ transaction as the change; the face renders the text in the recipient's language
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from .models import Channel, OutboxMessage
+from .db import transaction
+from .models import Channel, OutboxMessage, OutboxState, TelegramUser, utcnow
+
+log = logging.getLogger(__name__)
 
 
 async def tell(
@@ -64,3 +73,160 @@ async def _add(
     session.add(message)
     await session.flush()
     return message
+
+
+# -- sending: shared by every channel ----------------------------------------------------------
+
+LEASE = timedelta(minutes=2)
+MAX_ATTEMPTS = 6
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """5 s, 10 s, 20 s, … at most ten minutes between tries."""
+    return timedelta(seconds=min(5 * 2 ** max(attempts - 1, 0), 600))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What came of one try: sent, nothing left to say, failed for good, or try again."""
+
+    sent: bool = False
+    message_id: int | None = None
+    cancelled: bool = False
+    failed: str | None = None
+    blocked: bool = False
+    error: str | None = None
+    retry_in: timedelta | None = None
+
+    @classmethod
+    def done(cls, message_id: int | None = None) -> Outcome:
+        return cls(sent=True, message_id=message_id)
+
+    @classmethod
+    def nothing_to_say(cls) -> Outcome:
+        return cls(cancelled=True)
+
+    @classmethod
+    def refused(cls, reason: str, *, blocked: bool = False) -> Outcome:
+        return cls(failed=reason[:300], blocked=blocked)
+
+    @classmethod
+    def retry(cls, error: str, after: timedelta | None = None) -> Outcome:
+        return cls(error=error[:300], retry_in=after)
+
+
+async def claim(
+    sessions: async_sessionmaker[AsyncSession], channel: Channel, now: datetime, batch: int
+) -> list[int]:
+    """Take due rows of a channel (and rows whose sender died mid-send) for one worker."""
+    async with transaction(sessions) as session:
+        rows = (
+            await session.scalars(
+                select(OutboxMessage)
+                .where(
+                    OutboxMessage.channel == channel,
+                    OutboxMessage.state.in_([OutboxState.PENDING, OutboxState.SENDING]),
+                    OutboxMessage.next_attempt_at <= now,
+                )
+                .order_by(OutboxMessage.id)
+                .limit(batch)
+                .with_for_update(skip_locked=True)
+            )
+        ).all()
+        for row in rows:
+            row.state = OutboxState.SENDING
+            row.attempts += 1
+            row.next_attempt_at = now + LEASE
+        return [row.id for row in rows]
+
+
+async def record(
+    sessions: async_sessionmaker[AsyncSession], row_id: int, outcome: Outcome, now: datetime
+) -> OutboxMessage:
+    """Write down what came of a try; the row as it is now."""
+    async with transaction(sessions) as session:
+        row = await session.get(OutboxMessage, row_id)
+        assert row is not None
+        give_up = outcome.failed is not None or (
+            outcome.error is not None and row.attempts >= MAX_ATTEMPTS
+        )
+        if outcome.cancelled:
+            row.state = OutboxState.CANCELLED
+        elif give_up:
+            row.state = OutboxState.FAILED
+            row.last_error = outcome.failed or outcome.error
+            log.warning(
+                "outbox message %s (%s) failed: %s",
+                row.id,
+                row.kind,
+                (row.last_error or "").split(":")[0],
+            )
+            if outcome.blocked and row.telegram_chat_id is not None:
+                user = await session.get(TelegramUser, row.telegram_chat_id)
+                if user is not None:
+                    user.blocked_bot_at = now
+        elif outcome.error is not None:
+            row.state = OutboxState.PENDING
+            row.last_error = outcome.error
+            row.next_attempt_at = now + (outcome.retry_in or retry_delay(row.attempts))
+        else:
+            row.state = OutboxState.SENT
+            row.sent_at = now
+            row.telegram_message_id = outcome.message_id
+        return row
+
+
+class OutboxWorker:
+    """Drains one channel: claims due rows, `deliver`s each, records the outcome."""
+
+    channel: Channel
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        *,
+        batch_size: int = 20,
+        idle_seconds: float = 1.0,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.sessions = sessions
+        self.batch_size = batch_size
+        self.idle_seconds = idle_seconds
+        self.clock = clock
+
+    async def deliver(self, row_id: int) -> Outcome:
+        raise NotImplementedError
+
+    async def after(self, row: OutboxMessage) -> None:
+        """What to do once a row is settled (e.g. tell the convener of a failure)."""
+
+    async def run_once(self) -> int:
+        claimed = await claim(self.sessions, self.channel, self.clock(), self.batch_size)
+        for row_id in claimed:
+            try:
+                outcome = await self.deliver(row_id)
+            except Exception as exc:  # one broken message must not stop the others
+                log.exception("delivering outbox message %s failed", row_id)
+                outcome = Outcome.retry(type(exc).__name__)
+            await self.after(await record(self.sessions, row_id, outcome, self.clock()))
+        return len(claimed)
+
+    async def run_until(self, stop: asyncio.Event, wake: asyncio.Event | None = None) -> None:
+        """Send until `stop` is set; between batches wait for `wake` or a moment."""
+        wake = wake or asyncio.Event()
+        while not stop.is_set():
+            try:
+                handled = await self.run_once()
+            except Exception:  # the database may be away for a moment: try again later
+                log.exception("the outbox could not be drained")
+                handled = 0
+            if handled:
+                continue
+            wake.clear()
+            waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED), self.idle_seconds
+                )
+            for waiter in waiters:
+                waiter.cancel()

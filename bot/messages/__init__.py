@@ -31,6 +31,8 @@ from scheduling.models import (
 class Rendered:
     text: str
     buttons: InlineKeyboardMarkup | None = None
+    # A file to send instead of a text message (the text becomes its caption).
+    document: tuple[str, bytes] | None = None
 
 
 Renderer = Callable[[AsyncSession, Translator, OutboxMessage, datetime], Awaitable[Rendered | None]]
