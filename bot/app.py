@@ -17,6 +17,7 @@ from scheduling.config import Settings
 from scheduling.db import create_engine, session_factory, transaction
 from scheduling.errors import StartupError
 from scheduling.jobs import JobWorker
+from scheduling.mail_delivery import MailDelivery
 from scheduling.models import utcnow
 from scheduling.reminders import schedule_retention
 
@@ -146,14 +147,17 @@ async def run(settings: Settings) -> None:
         await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
         jobs = await start_jobs(services, stop)
         delivery = Delivery(services, application.bot)
-        sending = asyncio.create_task(delivery.run_until(stop, services.outbox_wake))
+        sending = [asyncio.create_task(delivery.run_until(stop, services.outbox_wake))]
+        if settings.smtp_host:
+            mail = MailDelivery(services.sessions, settings)
+            sending.append(asyncio.create_task(mail.run_until(stop, services.outbox_wake)))
         log.info(
             "Kerralla is running: bot @%s, web %s", application.bot.username, settings.base_url
         )
         await stop.wait()
         log.info("Stopping")
         await jobs  # finishes the batch in hand
-        await sending
+        await asyncio.gather(*sending)
         await application.updater.stop()
         await application.stop()
     finally:

@@ -17,7 +17,7 @@ from scheduling.db import READ_ONLY
 from scheduling.models import Channel, OutboxMessage, utcnow
 from scheduling.outbox import OutboxWorker, Outcome
 
-from .messages import RENDERERS, Rendered
+from .messages import RENDERERS, RenderContext, Rendered
 from .services import Services
 
 
@@ -48,7 +48,8 @@ class Delivery(OutboxWorker):
             if renderer is None:
                 return Outcome.refused(f"no renderer for {row.kind!r}")
             t = self.services.translator(row.locale)
-            rendered = await renderer(session, t, row, self.clock())
+            context = RenderContext(self.clock(), self.services.settings)
+            rendered = await renderer(session, t, row, context)
             target = await session.get(OutboxMessage, row.edits_id) if row.edits_id else None
             target_message = target.telegram_message_id if target is not None else None
         if rendered is None:

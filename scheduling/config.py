@@ -44,6 +44,8 @@ HINTS: dict[str, str] = {
     "SMTP_PORT": "set SMTP_PORT to a port number between 1 and 65535",
     "SMTP_STARTTLS": "set SMTP_STARTTLS to true or false",
     "SMTP_FROM": "set SMTP_FROM to the sender address, e.g. kerralla@example.fi",
+    "SMTP_REPLY_TO": "set SMTP_REPLY_TO to an email address, or leave it empty",
+    "INVITATION_TITLE": "set INVITATION_TITLE to a short neutral title, or leave it empty",
     "DATA_KEY": "create one with `kerralla generate-key` and set DATA_KEY in the environment "
     "or in .env",
     "TIMEZONE": "set TIMEZONE to an IANA time zone name, e.g. Europe/Helsinki",
@@ -109,6 +111,10 @@ class Settings(BaseSettings):
     smtp_password: SecretStr | None = None
     smtp_from: str = "kerralla@localhost"
     smtp_starttls: bool = True
+    smtp_reply_to: str | None = None
+    # The neutral title of every calendar invitation; default "Tapaaminen" / "Möte" / "Meeting"
+    # in each recipient's language. Never a child's name, a case label or a meeting type.
+    invitation_title: str | None = None
     data_key: SecretStr | None = None
     timezone: str = "Europe/Helsinki"
     default_locale: str = "fi"
@@ -167,6 +173,22 @@ class Settings(BaseSettings):
     def _smtp_from(cls, value: str) -> str:
         if not re.match(r"^[^@\s<>]+@[^@\s<>]+$", value.strip()):
             raise ValueError("is not an email address")
+        return value.strip()
+
+    @field_validator("smtp_reply_to")
+    @classmethod
+    def _reply_to(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return cls._smtp_from(value)
+
+    @field_validator("invitation_title")
+    @classmethod
+    def _title(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if len(value.strip()) > 60 or any(ch in value for ch in "\r\n"):
+            raise ValueError("is not a short one-line title")
         return value.strip()
 
     @field_validator("data_key")

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from . import outbox
+from .calendar_files import email_of
 from .config import Settings
 from .errors import InvalidInput
 from .i18n import N_
@@ -373,6 +374,41 @@ async def tell_circle(
         )
 
 
+async def send_calendars(
+    session: AsyncSession, meeting: Meeting, settings: Settings, key: str
+) -> None:
+    """Everyone's own calendar file: in the chat, and by email to those who gave an address
+    (when Kerralla has a mail server). Rendered when sent, from the meeting as it is then."""
+    for seat in meeting.participants:
+        target = await reach(session, seat)
+        if target is not None:
+            await outbox.tell(
+                session,
+                target[0],
+                "calendar_file",
+                target[1],
+                meeting_id=meeting.id,
+                dedupe_key=f"{key}:ics:{seat.id}",
+                participant_id=seat.id,
+            )
+        address = email_of(seat)
+        if address and settings.smtp_host:
+            locale = (
+                target[1]
+                if target
+                else (seat.family_member.locale if seat.family_member else settings.default_locale)
+            )
+            await outbox.email(
+                session,
+                address,
+                "calendar_email",
+                locale,
+                meeting_id=meeting.id,
+                dedupe_key=f"{key}:mail:{seat.id}",
+                participant_id=seat.id,
+            )
+
+
 async def refresh_tally(session: AsyncSession, meeting: Meeting) -> None:
     """Edit the convener's one tally message, unless an edit is already waiting to be sent."""
     original = await session.scalar(
@@ -587,6 +623,7 @@ async def _set_time(
     meeting.ends_at = starts_at + timedelta(minutes=meeting.duration_minutes)
     await session.flush()
     await tell_circle(session, meeting, news, key=f"{news}:{meeting.ical_sequence}")
+    await send_calendars(session, meeting, settings, f"{news}:{meeting.ical_sequence}")
     await plan_meeting_jobs(session, meeting, settings, now)
 
 
@@ -632,7 +669,13 @@ async def move(
 
 
 async def cancel(
-    session: AsyncSession, meeting: Meeting, reason: str, now: datetime, *, by: Professional
+    session: AsyncSession,
+    meeting: Meeting,
+    reason: str,
+    settings: Settings,
+    now: datetime,
+    *,
+    by: Professional,
 ) -> None:
     if not can_manage(meeting, by):
         raise InvalidInput(N_("Only the convener can do this."))
@@ -654,6 +697,8 @@ async def cancel(
         besides=by.telegram_user_id,
         key=f"cancelled:{meeting.id}",
     )
+    if meeting.starts_at is not None:  # a time was fixed: calendars hold it and must drop it
+        await send_calendars(session, meeting, settings, f"cancelled:{meeting.ical_sequence}")
 
 
 async def remind_pending(session: AsyncSession, meeting: Meeting, now: datetime) -> int:

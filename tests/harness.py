@@ -15,6 +15,7 @@ from bot.commands import register_commands
 from bot.delivery import Delivery
 from bot.services import Services
 from scheduling.config import Settings, load_settings
+from scheduling.mail_delivery import MailDelivery
 
 from .fake_bot_api import FakeBotAPI
 
@@ -70,11 +71,10 @@ async def running_bot(database_url: str, **overrides: Any) -> AsyncIterator[BotH
         await application.start()
         await application.updater.start_polling(poll_interval=0, timeout=1)
         stop = asyncio.Event()
-        sending = asyncio.create_task(
-            Delivery(services, application.bot, idle_seconds=0.2).run_until(
-                stop, services.outbox_wake
-            )
-        )
+        workers = [Delivery(services, application.bot, idle_seconds=0.2)]
+        if services.settings.smtp_host:
+            workers.append(MailDelivery(services.sessions, services.settings, idle_seconds=0.2))
+        sending = asyncio.gather(*(w.run_until(stop, services.outbox_wake) for w in workers))
         try:
             yield BotHarness(api, application, services)
         finally:

@@ -17,11 +17,18 @@ from telegram.ext import (
     filters,
 )
 
-from scheduling import meetings
+from scheduling import feeds, meetings
 from scheduling.db import transaction
 from scheduling.errors import InvalidInput
 from scheduling.i18n import N_, Translator
-from scheduling.models import AnswerState, Meeting, MeetingState, Professional, utcnow
+from scheduling.models import (
+    AnswerState,
+    Meeting,
+    MeetingState,
+    Professional,
+    TelegramUser,
+    utcnow,
+)
 from scheduling.people import Role, role_of
 from scheduling.timeparse import parse_moment
 
@@ -84,8 +91,32 @@ async def list_meetings(update: Update, context: Context) -> None:
         if meeting.state == MeetingState.CANCELLED:
             label = "✗ " + label
         rows.append([(label[:60], f"card:{meeting.id}")])
+    rows.append([(t.gettext("Address for my calendar app"), "feed:new")])
     await update.effective_message.reply_text(
         t.gettext("Your meetings:"), reply_markup=keyboard(rows)
+    )
+
+
+async def new_feed(update: Update, context: Context) -> None:
+    """A new secret feed address (the old one stops working)."""
+    t = await translator_for(update, context)
+    svc = services(context)
+    async with transaction(svc.sessions) as session:
+        user = await session.get(TelegramUser, update.effective_user.id)
+        token = await feeds.renew(session, user, utcnow()) if user else None
+    if token is None:
+        await update.callback_query.answer(
+            t.gettext("This button is no longer valid."), show_alert=True
+        )
+        return
+    await update.callback_query.answer()
+    await update.effective_message.reply_text(
+        t.gettext(
+            "Add this address to your calendar app as a subscribed calendar: it shows your "
+            "meetings and keeps them up to date. Keep it to yourself; asking for a new "
+            "address stops this one.\n{url}",
+            url=f"{svc.settings.base_url}/ics/{token}.ics",
+        )
     )
 
 
@@ -251,7 +282,12 @@ async def gave_reason(update: Update, context: Context) -> int:
             if meeting is None:
                 raise InvalidInput(N_("This button is no longer valid."))
             await meetings.cancel(
-                session, meeting, update.effective_message.text or "", utcnow(), by=by
+                session,
+                meeting,
+                update.effective_message.text or "",
+                svc.settings,
+                utcnow(),
+                by=by,
             )
             await meetings.refresh_tally(session, meeting)
     except InvalidInput as error:
@@ -348,6 +384,7 @@ async def stop(update: Update, context: Context) -> int:
 def install(application: Application) -> None:
     application.add_handler(CommandHandler(list(MEETINGS.names), list_meetings))
     application.add_handler(CallbackQueryHandler(card, pattern=r"^card:\d+$"))
+    application.add_handler(CallbackQueryHandler(new_feed, pattern="^feed:new$"))
     application.add_handler(CallbackQueryHandler(remind, pattern=r"^rem:\d+$"))
     application.add_handler(CallbackQueryHandler(choose_co_convener, pattern=r"^co:\d+$"))
     application.add_handler(CallbackQueryHandler(co_convener_chosen, pattern=r"^cos:\d+:\d+$"))

@@ -2,7 +2,7 @@
 
 The domain queues *what* to tell *whom* (`scheduling.outbox`); a renderer here turns one row
 into the text and buttons a person sees, reading what it needs from the database as it is now
-(`now` is the moment of sending, for words like "tomorrow").
+(`ctx.now` is the moment of sending, for words like "tomorrow").
 A renderer returns None when there is nothing left to say (the meeting is gone).
 """
 
@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from telegram import InlineKeyboardMarkup
 
+from scheduling.config import Settings
 from scheduling.i18n import Translator
 from scheduling.models import (
     FamilyMember,
@@ -35,7 +36,17 @@ class Rendered:
     document: tuple[str, bytes] | None = None
 
 
-Renderer = Callable[[AsyncSession, Translator, OutboxMessage, datetime], Awaitable[Rendered | None]]
+@dataclass(frozen=True)
+class RenderContext:
+    """What every renderer may use besides the row: the moment of sending and the settings."""
+
+    now: datetime
+    settings: Settings
+
+
+Renderer = Callable[
+    [AsyncSession, Translator, OutboxMessage, RenderContext], Awaitable[Rendered | None]
+]
 RENDERERS: dict[str, Renderer] = {}
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -12,12 +10,12 @@ from scheduling.models import Organisation, OutboxMessage, Professional, Profess
 
 from ..commands import NEW
 from ..vocabulary import sector_name
-from . import Rendered, renders
+from . import RenderContext, Rendered, renders
 
 
 @renders("access_requested")
 async def access_requested(
-    session: AsyncSession, t: Translator, row: OutboxMessage, now: datetime
+    session: AsyncSession, t: Translator, row: OutboxMessage, ctx: RenderContext
 ) -> Rendered | None:
     professional = await session.get(Professional, row.payload.get("professional_id"))
     if professional is None or professional.state != ProfessionalState.PENDING:
@@ -48,7 +46,7 @@ async def access_requested(
 
 @renders("access_approved")
 async def access_approved(
-    session: AsyncSession, t: Translator, row: OutboxMessage, now: datetime
+    session: AsyncSession, t: Translator, row: OutboxMessage, ctx: RenderContext
 ) -> Rendered | None:
     return Rendered(
         t.gettext(
@@ -59,7 +57,7 @@ async def access_approved(
 
 @renders("access_declined")
 async def access_declined(
-    session: AsyncSession, t: Translator, row: OutboxMessage, now: datetime
+    session: AsyncSession, t: Translator, row: OutboxMessage, ctx: RenderContext
 ) -> Rendered | None:
     return Rendered(
         t.gettext(

@@ -3,13 +3,12 @@ a move and a cancellation."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from scheduling import meetings
+from scheduling.calendar_files import for_participant
 from scheduling.i18n import N_, Translator
 from scheduling.models import (
     AnswerState,
@@ -23,7 +22,7 @@ from scheduling.models import (
 )
 
 from ..commands import MEETINGS
-from . import Rendered, heading, load_meeting, renders, seat_name, when_and_where
+from . import RenderContext, Rendered, heading, load_meeting, renders, seat_name, when_and_where
 
 CHOICES = (
     (Availability.YES, "y"),
@@ -104,7 +103,7 @@ def times_text(t: Translator, meeting: Meeting, seat: Participant) -> str:
 
 @renders("times_invitation")
 async def times_invitation(
-    session: AsyncSession, t: Translator, row: OutboxMessage, now: datetime
+    session: AsyncSession, t: Translator, row: OutboxMessage, ctx: RenderContext
 ) -> Rendered | None:
     found = await seated(session, row)
     if found is None or found[0].state != MeetingState.COLLECTING:
@@ -119,7 +118,7 @@ async def times_invitation(
 
 @renders("tally")
 async def tally(
-    session: AsyncSession, t: Translator, row: OutboxMessage, now: datetime
+    session: AsyncSession, t: Translator, row: OutboxMessage, ctx: RenderContext
 ) -> Rendered | None:
     meeting = await load_meeting(session, row.meeting_id)
     if meeting is None:
@@ -185,7 +184,7 @@ async def tally(
 
 @renders("required_answered")
 async def required_answered(
-    session: AsyncSession, t: Translator, row: OutboxMessage, now: datetime
+    session: AsyncSession, t: Translator, row: OutboxMessage, ctx: RenderContext
 ) -> Rendered | None:
     meeting = await load_meeting(session, row.meeting_id)
     if meeting is None or meeting.state != MeetingState.COLLECTING:
@@ -237,21 +236,21 @@ async def time_news(
 
 @renders("meeting_fixed")
 async def meeting_fixed(
-    session: AsyncSession, t: Translator, row: OutboxMessage, now: datetime
+    session: AsyncSession, t: Translator, row: OutboxMessage, ctx: RenderContext
 ) -> Rendered | None:
     return await time_news(session, t, row, N_("The time is fixed: {meeting}"))
 
 
 @renders("meeting_moved")
 async def meeting_moved(
-    session: AsyncSession, t: Translator, row: OutboxMessage, now: datetime
+    session: AsyncSession, t: Translator, row: OutboxMessage, ctx: RenderContext
 ) -> Rendered | None:
     return await time_news(session, t, row, N_("The meeting has moved: {meeting}"))
 
 
 @renders("meeting_cancelled")
 async def meeting_cancelled(
-    session: AsyncSession, t: Translator, row: OutboxMessage, now: datetime
+    session: AsyncSession, t: Translator, row: OutboxMessage, ctx: RenderContext
 ) -> Rendered | None:
     found = await seated(session, row)
     if found is None:
@@ -270,7 +269,7 @@ async def meeting_cancelled(
 
 @renders("co_convener_named")
 async def co_convener_named(
-    session: AsyncSession, t: Translator, row: OutboxMessage, now: datetime
+    session: AsyncSession, t: Translator, row: OutboxMessage, ctx: RenderContext
 ) -> Rendered | None:
     meeting = await load_meeting(session, row.meeting_id)
     if meeting is None:
@@ -282,5 +281,42 @@ async def co_convener_named(
             convener=meeting.convener.display_name,
             meeting=heading(t, meeting, True),
             meetings=MEETINGS.slash(t.locale),
+        )
+    )
+
+
+@renders("calendar_file")
+async def calendar_file(
+    session: AsyncSession, t: Translator, row: OutboxMessage, ctx: RenderContext
+) -> Rendered | None:
+    found = await seated(session, row)
+    if found is None:
+        return None
+    meeting, seat = found
+    file = for_participant(meeting, seat, t, ctx.settings, ctx.now)
+    if file is None:
+        return None
+    caption = (
+        t.gettext("The cancellation for your calendar: open the file to remove the meeting.")
+        if file.method == "CANCEL"
+        else t.gettext("For your calendar: open the file to add the meeting or update it.")
+    )
+    return Rendered(caption, document=(file.filename, file.content))
+
+
+@renders("invitation_email_failed")
+async def invitation_email_failed(
+    session: AsyncSession, t: Translator, row: OutboxMessage, ctx: RenderContext
+) -> Rendered | None:
+    found = await seated(session, row)
+    if found is None:
+        return None
+    meeting, seat = found
+    return Rendered(
+        t.gettext(
+            "The calendar invitation for {meeting} could not be emailed to {name}: the mail "
+            "server refused the address. Check the address; the invitation is in the chat.",
+            meeting=heading(t, meeting, True),
+            name=seat_name(t, seat),
         )
     )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -12,6 +10,7 @@ from scheduling.i18n import Translator
 from scheduling.models import MeetingState, OutboxMessage
 
 from . import (
+    RenderContext,
     Rendered,
     heading,
     load_meeting,
@@ -24,12 +23,12 @@ from . import (
 
 @renders("meeting_reminder")
 async def meeting_reminder(
-    session: AsyncSession, t: Translator, row: OutboxMessage, now: datetime
+    session: AsyncSession, t: Translator, row: OutboxMessage, ctx: RenderContext
 ) -> Rendered | None:
     meeting = await load_meeting(session, row.meeting_id)
     if meeting is None or meeting.starts_at is None:
         return None
-    today = now.astimezone(t.zone).date()
+    today = ctx.now.astimezone(t.zone).date()
     professional = recipient_is_professional(meeting, row.telegram_chat_id)
     return Rendered(
         "\n".join(
@@ -43,7 +42,7 @@ async def meeting_reminder(
 
 @renders("family_questions_reminder")
 async def family_questions_reminder(
-    session: AsyncSession, t: Translator, row: OutboxMessage, now: datetime
+    session: AsyncSession, t: Translator, row: OutboxMessage, ctx: RenderContext
 ) -> Rendered | None:
     meeting = await load_meeting(session, row.meeting_id)
     if meeting is None or meeting.starts_at is None:
@@ -59,7 +58,7 @@ async def family_questions_reminder(
 
 @renders("answers_deadline_passed")
 async def answers_deadline_passed(
-    session: AsyncSession, t: Translator, row: OutboxMessage, now: datetime
+    session: AsyncSession, t: Translator, row: OutboxMessage, ctx: RenderContext
 ) -> Rendered | None:
     meeting = await load_meeting(session, row.meeting_id)
     if meeting is None:
@@ -103,7 +102,7 @@ async def answers_deadline_passed(
 
 @renders("summary_ready")
 async def summary_ready(
-    session: AsyncSession, t: Translator, row: OutboxMessage, now: datetime
+    session: AsyncSession, t: Translator, row: OutboxMessage, ctx: RenderContext
 ) -> Rendered | None:
     meeting = await load_meeting(session, row.meeting_id)
     if meeting is None or meeting.starts_at is None:
@@ -120,7 +119,7 @@ async def summary_ready(
 
 @renders("summary_not_shared")
 async def summary_not_shared(
-    session: AsyncSession, t: Translator, row: OutboxMessage, now: datetime
+    session: AsyncSession, t: Translator, row: OutboxMessage, ctx: RenderContext
 ) -> Rendered | None:
     meeting = await load_meeting(session, row.meeting_id)
     if meeting is None:
@@ -136,7 +135,7 @@ async def summary_not_shared(
 
 @renders("plan_prompt")
 async def plan_prompt(
-    session: AsyncSession, t: Translator, row: OutboxMessage, now: datetime
+    session: AsyncSession, t: Translator, row: OutboxMessage, ctx: RenderContext
 ) -> Rendered | None:
     meeting = await load_meeting(session, row.meeting_id)
     if meeting is None:

@@ -7,7 +7,10 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from sqlalchemy import text
 
+from scheduling.calendar_files import feed
 from scheduling.db import READ_ONLY
+from scheduling.feeds import feed_meetings
+from scheduling.models import utcnow
 
 from ..services import Services
 from .pages import TEMPLATES, render, request_translator
@@ -44,6 +47,25 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "database": "ok"})
 
 
+async def calendar_feed(request: web.Request) -> web.Response:
+    """A person's secret feed: unknown, revoked and expired addresses all answer 404."""
+    services = request.app[SERVICES]
+    now = utcnow()
+    async with services.sessions() as session:
+        await session.connection(execution_options=READ_ONLY)
+        found = await feed_meetings(session, request.match_info["token"], now)
+    if found is None:
+        raise web.HTTPNotFound()
+    meetings, locale = found
+    body = feed(meetings, services.translator(locale), services.settings, now)
+    return web.Response(
+        body=body,
+        content_type="text/calendar",
+        charset="utf-8",
+        headers={"Cache-Control": "private, max-age=300"},
+    )
+
+
 async def front_page(request: web.Request) -> web.Response:
     settings = request.app[SERVICES].settings
     t = request_translator(request, settings.default_locale, settings.timezone)
@@ -55,5 +77,6 @@ def build_web_app(services: Services) -> web.Application:
     app[SERVICES] = services
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/", front_page)
+    app.router.add_get(r"/ics/{token:[A-Za-z0-9_-]{1,64}}.ics", calendar_feed)
     app.router.add_static("/static", STATIC, append_version=True)
     return app
