@@ -109,7 +109,7 @@ class Settings(BaseSettings):
     smtp_port: int = Field(587, ge=1, le=65535)
     smtp_user: str | None = None
     smtp_password: SecretStr | None = None
-    smtp_from: str = "kerralla@localhost"
+    smtp_from: str = "kerralla@kerralla.invalid"
     smtp_starttls: bool = True
     smtp_reply_to: str | None = None
     # The neutral title of every calendar invitation; default "Tapaaminen" / "Möte" / "Meeting"

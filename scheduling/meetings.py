@@ -10,7 +10,7 @@ import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
@@ -205,7 +205,8 @@ async def seat_professional(
     seat = Participant(
         meeting_id=meeting.id,
         kind=ParticipantKind.PROFESSIONAL,
-        professional_id=professional.id,
+        professional=professional,
+        family_member=None,
         role=role,
         required=required,
         is_co_convener=co_convener,
@@ -214,6 +215,13 @@ async def seat_professional(
     await session.flush()
     meeting.participants.append(seat)
     return seat
+
+
+@dataclass(frozen=True)
+class OpenSeat:
+    seat: Participant
+    telegram_token: str  # one-time: whoever opens it in Telegram takes the seat
+    web_token: str | None  # a family member's own page, for those without Telegram
 
 
 async def open_seat(
@@ -225,8 +233,8 @@ async def open_seat(
     required: bool,
     locale: str,
     now: datetime,
-) -> tuple[Participant, str]:
-    """A seat for someone not in Kerralla yet, and its one-time invitation link's token."""
+) -> OpenSeat:
+    """A seat for someone not in Kerralla yet, with its invitation links' tokens."""
     member = None
     if family_role is not None:
         member = FamilyMember(role=family_role, locale=locale)
@@ -235,7 +243,8 @@ async def open_seat(
     seat = Participant(
         meeting_id=meeting.id,
         kind=ParticipantKind.FAMILY if member else ParticipantKind.PROFESSIONAL,
-        family_member_id=member.id if member else None,
+        family_member=member,
+        professional=None,
         role=role,
         required=required,
     )
@@ -252,7 +261,20 @@ async def open_seat(
         meeting_id=meeting.id,
         family_member_id=member.id if member else None,
     )
-    return seat, token
+    web_token = None
+    if member is not None:
+        # The family's page stays open until a while after the meeting can have been held.
+        until = max(datetime.combine(meeting.window_end or now.date(), time(0), UTC), now)
+        web_token = await issue(
+            session,
+            TokenPurpose.FAMILY_FORM,
+            until + timedelta(days=30),
+            locale=locale,
+            participant_id=seat.id,
+            meeting_id=meeting.id,
+            family_member_id=member.id,
+        )
+    return OpenSeat(seat, token, web_token)
 
 
 async def claim_seat(
@@ -867,3 +889,26 @@ async def meetings_of(
         .limit(20)
     )
     return list(rows.all())
+
+
+@dataclass(frozen=True)
+class FamilyView:
+    meeting: Meeting
+    seat: Participant
+    locale: str
+
+
+async def family_view(session: AsyncSession, token: str, now: datetime) -> FamilyView | None:
+    """What a family member's own page shows; None for any link that is not valid."""
+    row = await find(session, token, now, TokenPurpose.FAMILY_FORM)
+    if row is None or row.meeting_id is None or row.participant_id is None:
+        return None
+    meeting = await load(session, row.meeting_id)
+    seat = (
+        next((p for p in meeting.participants if p.id == row.participant_id), None)
+        if meeting
+        else None
+    )
+    if meeting is None or seat is None or seat.family_member is None:
+        return None
+    return FamilyView(meeting, seat, seat.family_member.locale or row.locale or "fi")

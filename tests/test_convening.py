@@ -122,6 +122,10 @@ async def test_a_team_meeting_is_convened_answered_and_fixed(bot: BotHarness) ->
 
     links = await choose(api, CONVENER, circle, "Kutsulinkki rooliin", "Missä roolissa?")
     circle = await choose(api, CONVENER, links, "huoltaja *", "Lähetä tämä kertakäyttöinen linkki")
+    assert re.search(
+        r"Ilman Telegramia, verkossa: http://127\.0\.0\.1:8080/f/[A-Za-z0-9_-]{32}\n",
+        circle["text"],
+    )
     token = re.search(
         r"https://t\.me/kerralla_test_bot\?start=([A-Za-z0-9_-]{20,64})\b", circle["text"]
     ).group(1)

@@ -483,7 +483,7 @@ async def chose_role(update: Update, context: Context) -> int:
                 family_role = (
                     FAMILY_ROLES.get(role.key, FamilyRole.OTHER) if role.is_family else None
                 )
-                _, token = await meetings.open_seat(
+                opened = await meetings.open_seat(
                     session,
                     meeting,
                     role.key,
@@ -492,7 +492,12 @@ async def chose_role(update: Update, context: Context) -> int:
                     locale=t.locale,
                     now=utcnow(),
                 )
-                link = f"https://t.me/{context.bot.username}?start={token}"
+                link = f"https://t.me/{context.bot.username}?start={opened.telegram_token}"
+                if opened.web_token is not None:
+                    link += "\n" + t.gettext(
+                        "Without Telegram, on the web: {link}",
+                        link=f"{svc.settings.base_url}/f/{opened.web_token}",
+                    )
                 note = t.gettext(
                     "Send this one-time link to the {role} yourself (by text message, for "
                     "example). Whoever opens it takes this place in the circle:\n{link}",

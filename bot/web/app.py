@@ -13,9 +13,10 @@ from scheduling.feeds import feed_meetings
 from scheduling.models import utcnow
 
 from ..services import Services
+from . import family
+from .context import SERVICES
 from .pages import TEMPLATES, render, request_translator
 
-SERVICES = web.AppKey("services", Services)
 STATIC = TEMPLATES.parent / "static"
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -78,5 +79,6 @@ def build_web_app(services: Services) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/", front_page)
     app.router.add_get(r"/ics/{token:[A-Za-z0-9_-]{1,64}}.ics", calendar_feed)
+    family.add_routes(app)
     app.router.add_static("/static", STATIC, append_version=True)
     return app
