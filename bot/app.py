@@ -15,7 +15,7 @@ from telegram.ext import AIORateLimiter, Application
 from scheduling.calendars import FeedCache
 from scheduling.config import Settings
 from scheduling.db import create_engine, session_factory, transaction
-from scheduling.errors import StartupError
+from scheduling.errors import StartupError, describe
 from scheduling.jobs import JobWorker
 from scheduling.mail_delivery import MailDelivery
 from scheduling.models import utcnow
@@ -47,12 +47,11 @@ def build_services(settings: Settings) -> Services:
 
 
 async def on_error(update: object, context: Context) -> None:
-    # Only the kind of failure: an update's content may be personal data.
+    # Only the kind and place of the failure: an update's content may be personal data.
     log.error(
         "handling update %s failed: %s",
         getattr(update, "update_id", "-"),
-        type(context.error).__name__,
-        exc_info=context.error,
+        describe(context.error) if context.error else "-",
     )
     if isinstance(update, Update) and update.effective_chat and update.effective_user:
         with suppress(Exception):

@@ -48,7 +48,7 @@ import icalendar
 import recurring_ical_events
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from .errors import InvalidInput
+from .errors import InvalidInput, describe
 from .i18n import N_
 from .slots import Interval
 
@@ -591,7 +591,7 @@ async def busy_from_feed(
     except aiohttp.ClientError as exc:
         return _unknown(_client_problem(exc), url, exc)
     except Exception as exc:  # never let one calendar stop scheduling
-        log.exception("unexpected failure reading a calendar feed")
+        log.error("unexpected failure reading a calendar feed: %s", describe(exc))
         return _unknown("unreachable", url, exc)
     finally:
         if own_session is not None:
@@ -741,7 +741,7 @@ async def busy_from_caldav(
     except MalformedCalendar as exc:
         return _unknown("malformed", url, exc)
     except Exception as exc:  # never let one calendar stop scheduling
-        log.exception("unexpected failure reading a CalDAV calendar")
+        log.error("unexpected failure reading a CalDAV calendar: %s", describe(exc))
         return _unknown("unreachable", url, exc)
     finally:
         abandoned.set()

@@ -34,3 +34,21 @@ class InvalidInput(ValueError):
 
 class UsageError(StartupError):
     """An administrator's command that cannot be done as given; one line says why."""
+
+
+def describe(exc: BaseException) -> str:
+    """The kind of failure and where it happened, for logs and the jobs table.
+
+    Never the exception's message: it may quote what a person wrote, an address or a database
+    row (child-protection data must not reach the logs).
+    """
+    frame = exc.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    where = ""
+    if frame is not None:
+        code = frame.tb_frame.f_code
+        where = f" at {code.co_filename.rsplit('/', 1)[-1]}:{frame.tb_lineno}"
+    cause = getattr(exc, "orig", None)
+    kind = type(exc).__name__ + (f" ({type(cause).__name__})" if cause is not None else "")
+    return f"{kind}{where}"

@@ -26,10 +26,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select, update
-from sqlalchemy.exc import StatementError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .config import Settings
+from .errors import describe
 from .models import Job, JobState, utcnow
 
 log = logging.getLogger(__name__)
@@ -63,14 +63,6 @@ def handles(kind: str) -> Callable[[Handler], Handler]:
 def backoff(attempts: int) -> timedelta:
     """30 s, 1 min, 2 min, … at most one hour between tries."""
     return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
-
-
-def describe_failure(exc: BaseException) -> str:
-    """The kind of failure and its first line, without the SQL parameters a database error
-    would quote (they may hold personal data)."""
-    cause = exc.orig if isinstance(exc, StatementError) and exc.orig is not None else exc
-    first_line = (str(cause).strip().splitlines() or [""])[0]
-    return f"{type(cause).__name__}: {first_line}"[:300]
 
 
 # -- scheduling ------------------------------------------------------------------------------
@@ -170,17 +162,20 @@ class JobWorker:
         job.attempts += 1
         job.worker = self.name
         handler = HANDLERS.get(job.kind)
+        if handler is None:  # a kind this version does not know: no use trying again
+            job.state, job.finished_at = JobState.FAILED, context.now
+            job.last_error = f"no handler for job kind {job.kind!r}"
+            log.error("job %s has a kind no handler knows: %s", job.id, job.kind)
+            return
         try:
             async with session.begin_nested():
-                if handler is None:
-                    raise LookupError(f"no handler for job kind {job.kind!r}")
                 await handler(session, job, context)
         except Skip as skipped:
             await session.refresh(job)  # the savepoint's rollback expired it
             job.note = str(skipped)[:200]
         except Exception as exc:  # a job's failure must not stop the batch
             await session.refresh(job)
-            job.last_error = describe_failure(exc)
+            job.last_error = describe(exc)
             if job.attempts >= job.max_attempts:
                 job.state = JobState.FAILED
                 job.finished_at = context.now
@@ -209,8 +204,8 @@ class JobWorker:
         while not stop.is_set():
             try:
                 handled = await self.run_once()
-            except Exception:  # the database may be away for a moment: try again later
-                log.exception("the job worker could not run a batch")
+            except Exception as exc:  # the database may be away for a moment: try again later
+                log.error("the job worker could not run a batch: %s", describe(exc))
                 handled = 0
             # A short breath even after a full batch lets other writers in (SQLite has one).
             pause = self.idle_seconds if handled < self.batch_size else 0.01

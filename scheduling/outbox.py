@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .db import transaction
+from .errors import describe
 from .models import Channel, OutboxMessage, OutboxState, TelegramUser, utcnow
 
 log = logging.getLogger(__name__)
@@ -206,8 +207,8 @@ class OutboxWorker:
             try:
                 outcome = await self.deliver(row_id)
             except Exception as exc:  # one broken message must not stop the others
-                log.exception("delivering outbox message %s failed", row_id)
-                outcome = Outcome.retry(type(exc).__name__)
+                log.error("delivering outbox message %s failed: %s", row_id, describe(exc))
+                outcome = Outcome.retry(describe(exc))
             await self.after(await record(self.sessions, row_id, outcome, self.clock()))
         return len(claimed)
 
@@ -217,8 +218,8 @@ class OutboxWorker:
         while not stop.is_set():
             try:
                 handled = await self.run_once()
-            except Exception:  # the database may be away for a moment: try again later
-                log.exception("the outbox could not be drained")
+            except Exception as exc:  # the database may be away for a moment: try again later
+                log.error("the outbox could not be drained: %s", describe(exc))
                 handled = 0
             if handled:
                 continue

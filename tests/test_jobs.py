@@ -82,7 +82,8 @@ async def test_a_failing_job_is_retried_with_backoff_then_fails(
     row = (await jobs(sessions))["broken"]
     assert (row.state, row.attempts) == (JobState.PENDING, 1)
     assert row.due_at == NOW + timedelta(seconds=30)
-    assert row.last_error == "RuntimeError: the handler broke"
+    # The kind and place of the failure, never its message (which may quote personal data).
+    assert row.last_error.startswith("RuntimeError at test_jobs.py:")
     assert row.payload == {}
     assert (await jobs(sessions))["fine"].state == JobState.DONE  # the batch went on
     # Not again before the backoff has passed.
