@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from contextlib import suppress
 
-from sqlalchemy import select
 from telegram import Update
 from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler
@@ -17,10 +16,10 @@ from scheduling.models import (
     Availability,
     CandidateTime,
     MeetingState,
-    Professional,
     TelegramUser,
     utcnow,
 )
+from scheduling.people import approved_professional
 
 from ..context import Context, services, translator_for
 from ..messages.circle import answer_keyboard, answers_of
@@ -110,9 +109,7 @@ async def fix(update: Update, context: Context) -> None:
         meeting = (
             await meetings.load(session, candidate.meeting_id, lock=True) if candidate else None
         )
-        by = await session.scalar(
-            select(Professional).where(Professional.telegram_user_id == update.effective_user.id)
-        )
+        by = await approved_professional(session, update.effective_user.id)
         if meeting is None or by is None or not meetings.can_manage(meeting, by):
             await query.answer(t.gettext("This button is no longer valid."), show_alert=True)
             return

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
     Application,
@@ -21,8 +19,8 @@ from telegram.ext import (
 from scheduling.calendars import busy_from_feed, problem_text
 from scheduling.db import transaction
 from scheduling.errors import InvalidInput
-from scheduling.models import Professional, ProfessionalState, utcnow
-from scheduling.people import set_calendar_feed
+from scheduling.models import utcnow
+from scheduling.people import approved_professional, set_calendar_feed
 
 from ..commands import CALENDAR, CANCEL
 from ..context import Context, services, translator_for
@@ -30,19 +28,10 @@ from ..context import Context, services, translator_for
 ADDRESS = 0
 
 
-async def mine(session: AsyncSession, user_id: int) -> Professional | None:
-    return await session.scalar(
-        select(Professional).where(
-            Professional.telegram_user_id == user_id,
-            Professional.state == ProfessionalState.APPROVED,
-        )
-    )
-
-
 async def begin(update: Update, context: Context) -> int:
     t = await translator_for(update, context)
     async with services(context).sessions() as session:
-        professional = await mine(session, update.effective_user.id)
+        professional = await approved_professional(session, update.effective_user.id)
     if professional is None:
         await update.effective_message.reply_text(
             t.gettext(
@@ -75,7 +64,7 @@ async def gave_address(update: Update, context: Context) -> int:
     url = (update.effective_message.text or "").strip()
     try:
         async with transaction(svc.sessions) as session:
-            professional = await mine(session, update.effective_user.id)
+            professional = await approved_professional(session, update.effective_user.id)
             await set_calendar_feed(session, professional, url, svc.settings)
             checked = professional.calendar_feed_url
     except InvalidInput as error:
@@ -110,7 +99,7 @@ async def gave_address(update: Update, context: Context) -> int:
 async def remove(update: Update, context: Context) -> int:
     t = await translator_for(update, context)
     async with transaction(services(context).sessions) as session:
-        professional = await mine(session, update.effective_user.id)
+        professional = await approved_professional(session, update.effective_user.id)
         if professional is not None:
             await set_calendar_feed(session, professional, None, services(context).settings)
     await update.callback_query.answer()

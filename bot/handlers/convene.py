@@ -38,6 +38,7 @@ from scheduling.models import (
     Sector,
     utcnow,
 )
+from scheduling.people import approved_professional
 from scheduling.timeparse import parse_date, parse_date_range, parse_moment
 
 from ..commands import CANCEL, NEW
@@ -81,22 +82,14 @@ async def refuse(update: Update, t: Translator, error: InvalidInput) -> None:
         await update.effective_message.reply_text(text)
 
 
-async def convener_of(update: Update, context: Context) -> Professional | None:
-    async with services(context).sessions() as session:
-        return await session.scalar(
-            select(Professional).where(
-                Professional.telegram_user_id == update.effective_user.id,
-                Professional.state == ProfessionalState.APPROVED,
-            )
-        )
-
-
 # -- type, label, length, place ------------------------------------------------------------------
 
 
 async def begin(update: Update, context: Context) -> int:
     t = await translator_for(update, context)
-    if await convener_of(update, context) is None:
+    async with services(context).sessions() as session:
+        professional = await approved_professional(session, update.effective_user.id)
+    if professional is None:
         await update.effective_message.reply_text(
             t.gettext(
                 "Only professionals approved in Kerralla can convene and see meetings. "
@@ -316,10 +309,12 @@ async def chose_deadline(update: Update, context: Context) -> int:
         return DEADLINE
     plan = draft(context)
     async with transaction(svc.sessions) as session:
-        convener = await session.scalar(
-            select(Professional).where(Professional.telegram_user_id == update.effective_user.id)
-        )
+        convener = await approved_professional(session, update.effective_user.id)
         kind = await session.get(MeetingType, plan["type"])
+        if convener is None or kind is None:  # revoked, or the type removed, meanwhile
+            context.user_data.pop("convene", None)
+            await refuse(update, t, InvalidInput(N_("This button is no longer valid.")))
+            return ConversationHandler.END
         meeting = await meetings.start(
             session,
             convener,
@@ -650,11 +645,7 @@ async def next_meeting(update: Update, context: Context) -> int:
     try:
         async with transaction(svc.sessions) as session:
             previous = await meetings.load(session, int(query.data.split(":")[1]))
-            by = await session.scalar(
-                select(Professional).where(
-                    Professional.telegram_user_id == update.effective_user.id
-                )
-            )
+            by = await approved_professional(session, update.effective_user.id)
             if previous is None or not meetings.can_manage(previous, by):
                 raise InvalidInput(N_("This button is no longer valid."))
             meeting = await meetings.next_in_series(

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
     Application,
@@ -29,7 +27,7 @@ from scheduling.models import (
     TelegramUser,
     utcnow,
 )
-from scheduling.people import Role, role_of
+from scheduling.people import Role, approved_professional, role_of
 from scheduling.timeparse import parse_moment
 
 from ..commands import CANCEL, MEETINGS, NEW
@@ -53,12 +51,6 @@ def keyboard(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:
     )
 
 
-async def me(session: AsyncSession, user_id: int) -> Professional | None:
-    return await session.scalar(
-        select(Professional).where(Professional.telegram_user_id == user_id)
-    )
-
-
 def when(t: Translator, meeting: Meeting) -> str:
     if meeting.starts_at and meeting.ends_at:
         return t.time_range(meeting.starts_at, meeting.ends_at, year=True)
@@ -69,7 +61,7 @@ async def list_meetings(update: Update, context: Context) -> None:
     t = await translator_for(update, context)
     async with services(context).sessions() as session:
         found = await meetings.meetings_of(session, update.effective_user.id, utcnow())
-        professional = await me(session, update.effective_user.id)
+        professional = await approved_professional(session, update.effective_user.id)
         role = await role_of(session, update.effective_user.id)
     if role in {Role.STRANGER, Role.PENDING}:
         await update.effective_message.reply_text(
@@ -125,7 +117,7 @@ async def card(update: Update, context: Context) -> None:
     t = await translator_for(update, context)
     async with services(context).sessions() as session:
         meeting = await meetings.load(session, int(query.data.split(":")[1]))
-        professional = await me(session, update.effective_user.id)
+        professional = await approved_professional(session, update.effective_user.id)
     seat = meetings.seat_of(meeting, update.effective_user.id) if meeting else None
     if meeting is None or seat is None or meeting.state == MeetingState.DRAFT:
         await query.answer(t.gettext("This button is no longer valid."), show_alert=True)
@@ -187,7 +179,7 @@ async def managed(update: Update, context: Context) -> tuple[Meeting, Profession
     t = await translator_for(update, context)
     async with services(context).sessions() as session:
         meeting = await meetings.load(session, int(query.data.split(":")[1]))
-        professional = await me(session, update.effective_user.id)
+        professional = await approved_professional(session, update.effective_user.id)
     if meeting is None or not meetings.can_manage(meeting, professional):
         await query.answer(t.gettext("This button is no longer valid."), show_alert=True)
         return None
@@ -239,7 +231,7 @@ async def co_convener_chosen(update: Update, context: Context) -> None:
     try:
         async with transaction(svc.sessions) as session:
             meeting = await meetings.load(session, int(meeting_id))
-            by = await me(session, update.effective_user.id)
+            by = await approved_professional(session, update.effective_user.id)
             seat = await meetings.name_co_convener(session, meeting, int(seat_id), by=by)
             name = seat.professional.display_name
     except InvalidInput as error:
@@ -278,7 +270,7 @@ async def gave_reason(update: Update, context: Context) -> int:
     try:
         async with transaction(svc.sessions) as session:
             meeting = await meetings.load(session, context.user_data.get("managing", 0), lock=True)
-            by = await me(session, update.effective_user.id)
+            by = await approved_professional(session, update.effective_user.id)
             if meeting is None:
                 raise InvalidInput(N_("This button is no longer valid."))
             await meetings.cancel(
@@ -351,7 +343,7 @@ async def gave_new_time(update: Update, context: Context) -> int:
             raise InvalidInput(N_("Choose at least one time."))
         async with transaction(svc.sessions) as session:
             meeting = await meetings.load(session, context.user_data.get("managing", 0), lock=True)
-            by = await me(session, update.effective_user.id)
+            by = await approved_professional(session, update.effective_user.id)
             if meeting is None:
                 raise InvalidInput(N_("This button is no longer valid."))
             if context.user_data.get("moving") == "direct":
