@@ -22,10 +22,15 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $@ $(VENV)/.installed-run
 
+# The browser tests drive Debian's Chromium with Playwright (no browser download).
+/usr/bin/chromium:
+	@echo "Installing Chromium for the browser tests (Debian package chromium)…"
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
 run: $(VENV)/.installed-run
 	$(BIN)/kerralla run
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test /usr/bin/chromium
 	tools/test
 
 lint: $(VENV)/.installed-test

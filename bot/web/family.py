@@ -1,27 +1,45 @@
-"""The family's own page, for those without Telegram: when and where the meeting is, and the
-meeting for their calendar. Reached only by the family member's secret link."""
+"""The family's own pages, reached only by the family member's secret link: when and where the
+meeting is, the meeting for their calendar, and the questions before it.
+
+Plain server-rendered HTML that works without JavaScript on a phone: one question per screen,
+each answer saved when the family moves on, so closing the tab loses nothing. Every form
+carries a CSRF value bound to the link (an HMAC with the data key).
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+from dataclasses import dataclass
+
 from aiohttp import web
+from sqlalchemy import select
 
+from scheduling import questionnaire
 from scheduling.calendar_files import for_participant
-from scheduling.db import READ_ONLY
-from scheduling.i18n import LOCALES, negotiate_locale, translator
+from scheduling.db import transaction
+from scheduling.errors import InvalidInput
+from scheduling.i18n import LOCALES, Translator, negotiate_locale, translator
 from scheduling.meetings import FamilyView, family_view
-from scheduling.models import MeetingState, utcnow
+from scheduling.models import (
+    AccessChannel,
+    MeetingState,
+    Organisation,
+    Professional,
+    QuestionKind,
+    ResponseState,
+    utcnow,
+)
 
+from ..messages import in_language
 from .context import SERVICES
 from .pages import render
 
 TOKEN = r"{token:[A-Za-z0-9_-]{1,64}}"
+WEB = AccessChannel.WEB
 
 
-async def view(request: web.Request) -> FamilyView | None:
-    services = request.app[SERVICES]
-    async with services.sessions() as session:
-        await session.connection(execution_options=READ_ONLY)
-        return await family_view(session, request.match_info["token"], utcnow())
+# -- who and in which language ----------------------------------------------------------------
 
 
 def language(request: web.Request, link_language: str | None, default: str) -> str:
@@ -34,37 +52,106 @@ def language(request: web.Request, link_language: str | None, default: str) -> s
     return negotiate_locale(request.headers.get("Accept-Language"), default)
 
 
-async def page(request: web.Request) -> web.Response:
+def csrf_value(request: web.Request) -> str:
+    key = request.app[SERVICES].settings.data_key
+    secret = key.get_secret_value().encode() if key else b"kerralla"
+    token = request.match_info["token"].encode()
+    return hmac.new(secret, b"family-form:" + token, hashlib.sha256).hexdigest()
+
+
+@dataclass
+class Visit:
+    """One request on a family page: who (the link's person) and the translator to use."""
+
+    view: FamilyView
+    t: Translator
+    token: str
+
+    def url(self, path: str = "") -> str:
+        return f"/f/{self.token}{path}?lang={self.t.locale}"
+
+
+async def visit(request: web.Request, session) -> Visit | None:  # type: ignore[no-untyped-def]
+    services = request.app[SERVICES]
+    view = await family_view(session, request.match_info["token"], utcnow())
+    if view is None:
+        return None
+    locale = language(request, view.locale, services.settings.default_locale)
+    return Visit(view, translator(locale, view.meeting.time_zone), request.match_info["token"])
+
+
+def not_valid(request: web.Request) -> web.Response:
     settings = request.app[SERVICES].settings
-    found = await view(request)
-    if found is None:
-        t = translator(language(request, None, settings.default_locale), settings.timezone)
-        response = render(request, "link_not_valid.html", t)
-        response.set_status(404)
-        return response
-    t = translator(
-        language(request, found.locale, settings.default_locale), found.meeting.time_zone
-    )
-    meeting = found.meeting
+    t = translator(language(request, None, settings.default_locale), settings.timezone)
+    response = render(request, "link_not_valid.html", t)
+    response.set_status(404)
+    return response
+
+
+def page(request: web.Request, visit: Visit, template: str, **values: object) -> web.Response:
+    settings = request.app[SERVICES].settings
     return render(
         request,
+        template,
+        visit.t,
+        meeting=visit.view.meeting,
+        token=visit.token,
+        url=visit.url,
+        csrf=csrf_value(request),
+        title=settings.invitation_title or visit.t.gettext("Meeting"),
+        **values,
+    )
+
+
+async def checked_form(request: web.Request) -> dict[str, list[str]]:
+    form = await request.post()
+    if not hmac.compare_digest(str(form.get("csrf", "")), csrf_value(request)):
+        raise web.HTTPForbidden(text="The form has expired; go back and try again.")
+    values: dict[str, list[str]] = {}
+    for key, value in form.items():
+        values.setdefault(key, []).append(str(value))
+    return values
+
+
+# -- the meeting -------------------------------------------------------------------------------
+
+
+async def overview(request: web.Request) -> web.Response:
+    async with request.app[SERVICES].sessions() as session:
+        found = await visit(request, session)
+        if found is None:
+            return not_valid(request)
+        member = found.view.seat.family_member
+        response = await questionnaire.response_for(session, found.view.meeting, member)
+        until = await questionnaire.deadline(session, found.view.meeting)
+    meeting = found.view.meeting
+    open_ = (
+        response is not None
+        and meeting.state in {MeetingState.DRAFT, MeetingState.COLLECTING, MeetingState.SCHEDULED}
+        and (until is None or utcnow() < until)
+    )
+    return page(
+        request,
+        found,
         "family.html",
-        t,
-        meeting=meeting,
         scheduled=meeting.state == MeetingState.SCHEDULED,
         cancelled=meeting.state == MeetingState.CANCELLED,
-        title=settings.invitation_title or t.gettext("Meeting"),
-        calendar_url=f"/f/{request.match_info['token']}/kerralla.ics",
+        calendar_url=f"/f/{found.token}/kerralla.ics",
+        questions_open=open_,
+        submitted=response is not None and response.state == ResponseState.SUBMITTED,
+        deadline=found.t.datetime(until) if until else None,
     )
 
 
 async def calendar_file(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    found = await view(request)
-    if found is None or found.meeting.starts_at is None:
+    async with services.sessions() as session:
+        found = await visit(request, session)
+    if found is None or found.view.meeting.starts_at is None:
         raise web.HTTPNotFound()
-    t = services.translator(found.locale)
-    file = for_participant(found.meeting, found.seat, t, services.settings, utcnow())
+    file = for_participant(
+        found.view.meeting, found.view.seat, found.t, services.settings, utcnow()
+    )
     if file is None:
         raise web.HTTPNotFound()
     return web.Response(
@@ -78,6 +165,199 @@ async def calendar_file(request: web.Request) -> web.Response:
     )
 
 
+# -- who may read the answers ---------------------------------------------------------------
+
+
+async def consent_page(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    redirect = None
+    async with transaction(services.sessions) as session:
+        found = await visit(request, session)
+        if found is None:
+            return not_valid(request)
+        meeting, member = found.view.meeting, found.view.seat.family_member
+        response = await questionnaire.response_for(session, meeting, member)
+        if response is None:
+            return not_valid(request)
+        if request.method == "POST":
+            form = await checked_form(request)
+            chosen = set(form.get("reader", []))
+            try:
+                for seat in meeting.participants:
+                    if seat.professional_id is not None:
+                        await questionnaire.set_consent(
+                            session,
+                            meeting,
+                            member,
+                            response,
+                            seat.id,
+                            str(seat.id) in chosen,
+                            utcnow(),
+                            WEB,
+                        )
+            except InvalidInput as error:
+                return page(request, found, "family_closed.html", reason=error.render(found.t))
+            redirect = found.url("/q/1")
+        organisations = dict(
+            (
+                await session.execute(
+                    select(Professional.id, Organisation.name)
+                    .join(Organisation)
+                    .where(
+                        Professional.id.in_(
+                            [p.professional_id for p in meeting.participants if p.professional_id]
+                        )
+                    )
+                )
+            ).all()
+        )
+        roles = {r.key: in_language(r.names, found.t.locale) for r in meeting.meeting_type.roles}
+        people = [
+            {
+                "id": seat.id,
+                "role": roles.get(seat.role, seat.role),
+                "organisation": organisations.get(seat.professional_id, ""),
+                "chosen": seat.id in questionnaire.readers(response),
+            }
+            for seat in meeting.participants
+            if seat.professional_id is not None
+        ]
+    if redirect is not None:  # after the commit: what was chosen is kept
+        raise web.HTTPSeeOther(redirect)
+    keep_days = services.settings.retention_answers_days
+    return page(request, found, "family_consent.html", people=people, keep_days=keep_days)
+
+
+# -- the questions, one at a time -------------------------------------------------------------
+
+
+async def question_page(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    number = int(request.match_info["number"])
+    redirect = None
+    async with transaction(services.sessions) as session:
+        found = await visit(request, session)
+        if found is None:
+            return not_valid(request)
+        meeting, member = found.view.meeting, found.view.seat.family_member
+        response = await questionnaire.response_for(session, meeting, member)
+        if response is None:
+            return not_valid(request)
+        asked = await questionnaire.questions(session, response, member)
+        if not 1 <= number <= len(asked):
+            raise web.HTTPSeeOther(found.url("/review"))
+        question = asked[number - 1]
+        error = None
+        if request.method == "POST":
+            form = await checked_form(request)
+            action = (form.get("action") or ["next"])[0]
+            value: str | list[str] | None
+            if question.kind == QuestionKind.FREE_TEXT:
+                value = (form.get("answer") or [""])[0]
+            elif question.kind == QuestionKind.ONE_CHOICE:
+                value = (form.get("answer") or [None])[0]
+            else:
+                value = form.get("answer", [])
+            if action == "autosave":  # the page's script, while the family writes
+                try:
+                    await questionnaire.save_answer(
+                        session,
+                        meeting,
+                        member,
+                        response,
+                        question,
+                        value,
+                        services.settings,
+                        utcnow(),
+                        WEB,
+                    )
+                except InvalidInput:
+                    return web.Response(status=422)
+                return web.Response(status=204)  # committed as the block ends
+            try:
+                if action != "back":
+                    await questionnaire.save_answer(
+                        session,
+                        meeting,
+                        member,
+                        response,
+                        question,
+                        None if action == "skip" else value,
+                        services.settings,
+                        utcnow(),
+                        WEB,
+                    )
+                target = number - 1 if action == "back" else number + 1
+                redirect = found.url(f"/q/{target}" if target >= 1 else "/consent")
+            except InvalidInput as refusal:
+                error = refusal.render(found.t)
+        saved = questionnaire.read_answers(response, services.settings).get(question.id)
+    if redirect is not None:  # after the commit: the answer is kept before moving on
+        raise web.HTTPSeeOther(redirect)
+    return page(
+        request,
+        found,
+        "family_question.html",
+        question=question,
+        number=number,
+        total=len(asked),
+        saved=saved,
+        error=error,
+    )
+
+
+async def review_page(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    redirect = None
+    async with transaction(services.sessions) as session:
+        found = await visit(request, session)
+        if found is None:
+            return not_valid(request)
+        meeting, member = found.view.meeting, found.view.seat.family_member
+        response = await questionnaire.response_for(session, meeting, member)
+        if response is None:
+            return not_valid(request)
+        error = None
+        if request.method == "POST":
+            await checked_form(request)
+            try:
+                await questionnaire.submit(session, meeting, member, response, utcnow(), WEB)
+                redirect = found.url("/review") + "&sent=1"
+            except InvalidInput as refusal:
+                error = refusal.render(found.t)
+        asked = await questionnaire.questions(session, response, member)
+        answers = questionnaire.read_answers(response, services.settings)
+        questionnaire.audit(session, member, "answers.read", response, WEB, utcnow())
+        rows = []
+        for number, question in enumerate(asked, 1):
+            value = answers.get(question.id)
+            if isinstance(value, list):
+                labels = dict(question.options)
+                value = ", ".join(labels.get(v, v) for v in value)
+            elif value is not None and question.options:
+                value = dict(question.options).get(value, value)
+            rows.append({"number": number, "question": question.text, "answer": value})
+        until = await questionnaire.deadline(session, meeting)
+        submitted = response.state == ResponseState.SUBMITTED
+        readers = len(questionnaire.readers(response))
+    if redirect is not None:
+        raise web.HTTPSeeOther(redirect)
+    return page(
+        request,
+        found,
+        "family_review.html",
+        rows=rows,
+        submitted=submitted,
+        error=error,
+        sent=request.query.get("sent") == "1",
+        readers=readers,
+        deadline=found.t.datetime(until) if until else None,
+    )
+
+
 def add_routes(app: web.Application) -> None:
-    app.router.add_get(f"/f/{TOKEN}", page)
+    app.router.add_get(f"/f/{TOKEN}", overview)
     app.router.add_get(f"/f/{TOKEN}/kerralla.ics", calendar_file)
+    app.router.add_route("*", f"/f/{TOKEN}/consent", consent_page)
+    app.router.add_route("*", f"/f/{TOKEN}/q/{{number:\\d{{1,2}}}}", question_page)
+    app.router.add_route("*", f"/f/{TOKEN}/review", review_page)

@@ -1,0 +1,139 @@
+"""A guardian answers the questions in a real browser (headless Chromium) on a phone-sized
+screen: chooses who may read, answers, leaves, comes back, edits, submits — with screenshots."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from playwright.async_api import Browser, Page, async_playwright
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from bot.web.app import build_web_app
+from scheduling.models import QuestionnaireResponse, ResponseState
+
+from .calendar_servers import free_port
+from .harness import BotHarness
+from .test_family_page import family_link
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "family"
+PHONE = {"width": 360, "height": 740}
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("chromium") is None and not Path(CHROMIUM).exists(),
+    reason="Chromium is not installed (make test installs it)",
+)
+
+
+@pytest.fixture
+async def site(bot: BotHarness) -> AsyncIterator[str]:
+    runner = web.AppRunner(build_web_app(bot.services), access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
+        )
+        yield chromium
+        await chromium.close()
+
+
+async def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+async def test_a_guardian_answers_leaves_comes_back_edits_and_submits(
+    bot: BotHarness, site: str, browser: Browser
+) -> None:
+    _, token = await family_link(bot, "fi")
+    context = await browser.new_context(viewport=PHONE, locale="fi-FI")
+    page = await context.new_page()
+    await page.goto(f"{site}/f/{token}")
+    assert await page.get_attribute("html", "lang") == "fi"
+    await shot(page, "01-meeting")
+    await page.get_by_role("link", name="Vastaa kysymyksiin").click()
+
+    await page.wait_for_selector("h1:has-text('Kuka saa lukea vastauksesi?')")
+    boxes = page.get_by_role("checkbox")
+    assert await boxes.count() == 3 and not any(
+        [await boxes.nth(i).is_checked() for i in range(3)]
+    )  # nobody is chosen beforehand
+    await page.get_by_label("opettaja, ", exact=False).check()
+    await shot(page, "02-consent")
+    await page.get_by_role("button", name="Jatka kysymyksiin").click()
+
+    first = page.get_by_role("textbox")
+    await first.fill("Hän on alkanut viihtyä koulussa. <b>Ei lihavointia</b>")
+    await shot(page, "03-question-1")
+    await page.get_by_role("button", name="Tallenna ja jatka").click()
+    await page.wait_for_selector("text=Kysymys 2/")
+    await page.get_by_role("textbox").type("Väsymys iltaisin")
+    await page.wait_for_timeout(1500)  # the page saves while the family writes
+    await shot(page, "04-question-2-typed")
+    await context.close()  # the tab is closed before moving on
+
+    context = await browser.new_context(viewport=PHONE, locale="fi-FI")
+    page = await context.new_page()
+    await page.goto(f"{site}/f/{token}/q/2")
+    assert await page.get_by_role("textbox").input_value() == "Väsymys iltaisin"  # nothing lost
+    await shot(page, "05-came-back")
+    await page.goto(f"{site}/f/{token}/review")
+    text = await page.inner_text("main")
+    assert "Hän on alkanut viihtyä koulussa. <b>Ei lihavointia</b>" in text  # as text, not HTML
+    assert "Valitsit 1 henkilön, joka saa lukea vastauksesi." in text
+    await shot(page, "06-review")
+
+    await page.get_by_role("link", name="Muuta").first.click()
+    await page.get_by_role("textbox").fill("Koulu sujuu nyt hyvin.")
+    await page.get_by_role("button", name="Tallenna ja jatka").click()
+    await page.goto(f"{site}/f/{token}/review")
+    await page.get_by_role("button", name="Lähetä vastaukseni").click()
+    await page.wait_for_selector("text=Kiitos! Vastauksesi on tallennettu")
+    assert "Koulu sujuu nyt hyvin." in await page.inner_text("main")
+    await shot(page, "07-sent")
+    await context.close()
+
+    async with bot.services.sessions() as session:
+        response = await session.scalar(
+            select(QuestionnaireResponse).options(selectinload(QuestionnaireResponse.consents))
+        )
+    assert response.state == ResponseState.SUBMITTED
+    assert [c.granted for c in response.consents].count(True) == 1
+
+
+async def test_the_switcher_and_swedish(bot: BotHarness, site: str, browser: Browser) -> None:
+    _, token = await family_link(bot, "fi")
+    context = await browser.new_context(viewport=PHONE, locale="fi-FI")
+    page = await context.new_page()
+    await page.goto(f"{site}/f/{token}/consent")
+    await page.get_by_role("link", name="svenska").click()
+    await page.wait_for_selector("h1:has-text('Vem får läsa dina svar?')")
+    assert await page.get_attribute("html", "lang") == "sv"
+    await page.get_by_role("button", name="Fortsätt till frågorna").click()
+    await page.wait_for_selector("text=Fråga 1 av")
+    await shot(page, "08-swedish-question")
+    await page.get_by_role("button", name="Hoppa över").click()
+    await page.wait_for_selector("text=Fråga 2 av")
+    await context.close()
