@@ -21,7 +21,7 @@ T = TypeVar("T")
 
 def settings() -> Settings:
     loaded = load_settings()
-    logs.configure("WARNING", secrets(loaded))
+    logs.configure("WARNING", secrets(loaded), loaded.log_format)
     return loaded
 
 

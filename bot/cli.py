@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from scheduling.config import load_settings
-from scheduling.errors import StartupError
+from scheduling.errors import StartupError, describe
 
 from . import admin_commands, logs
 from .cli_support import CommandError, prepare_database, secrets
@@ -21,7 +21,7 @@ DEMO_HINT = "To try Kerralla without Telegram, run the offline demo: make demo."
 
 def command_migrate(_args: argparse.Namespace) -> int:
     settings = load_settings()
-    logs.configure(settings.log_level, secrets(settings))
+    logs.configure(settings.log_level, secrets(settings), settings.log_format)
     asyncio.run(prepare_database(settings))
     from scheduling import schema
 
@@ -41,7 +41,7 @@ def command_run(_args: argparse.Namespace) -> int:
             "DATA_KEY is not set: it encrypts the family's answers. Create one with "
             "`.venv/bin/kerralla generate-key` and set DATA_KEY in the environment or in .env."
         )
-    logs.configure(settings.log_level, secrets(settings))
+    logs.configure(settings.log_level, secrets(settings), settings.log_format)
     from .app import run
 
     async def main() -> None:
@@ -54,7 +54,7 @@ def command_run(_args: argparse.Namespace) -> int:
 
 def command_worker(_args: argparse.Namespace) -> int:
     settings = load_settings()
-    logs.configure(settings.log_level, secrets(settings))
+    logs.configure(settings.log_level, secrets(settings), settings.log_format)
     from .app import run_worker
 
     async def main() -> None:
@@ -101,6 +101,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except StartupError as exc:
         print(f"kerralla: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # no traceback: its message may hold personal data
+        print(f"kerralla: stopped by an unexpected error: {describe(exc)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

@@ -53,6 +53,7 @@ HINTS: dict[str, str] = {
     "ADMIN_TELEGRAM_IDS": "set ADMIN_TELEGRAM_IDS to Telegram user ids separated by commas, "
     "e.g. 12345678,23456789",
     "LOG_LEVEL": "set LOG_LEVEL to DEBUG, INFO, WARNING or ERROR",
+    "LOG_FORMAT": "set LOG_FORMAT to text or json",
     "MAX_WINDOW_DAYS": "set MAX_WINDOW_DAYS to a number of days between 1 and 366",
     "CALENDAR_TIMEOUT_SECONDS": "set CALENDAR_TIMEOUT_SECONDS to seconds between 0 and 60",
     "CALENDAR_CACHE_SECONDS": "set CALENDAR_CACHE_SECONDS to seconds between 0 and 86400",
@@ -120,6 +121,8 @@ class Settings(BaseSettings):
     default_locale: str = "fi"
     admin_telegram_ids: Annotated[tuple[int, ...], NoDecode] = ()
     log_level: str = "INFO"
+    # "text" lines for a terminal, or "json": one JSON object per line (journald, collectors).
+    log_format: str = "text"
     # Scheduling: how far ahead a convener may look, and how published calendars are read.
     max_window_days: int = Field(120, ge=1, le=366)
     calendar_timeout_seconds: float = Field(5.0, gt=0, le=60)
@@ -231,6 +234,13 @@ class Settings(BaseSettings):
         if value.strip().upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ValueError("is not a log level")
         return value.strip().upper()
+
+    @field_validator("log_format")
+    @classmethod
+    def _log_format(cls, value: str) -> str:
+        if value.strip().lower() not in {"text", "json"}:
+            raise ValueError("is not a log format")
+        return value.strip().lower()
 
     # Derived values -------------------------------------------------------------------------
 
