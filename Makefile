@@ -12,7 +12,7 @@ BIN := $(VENV)/bin
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "Kerralla needs Python 3.11 or newer (python3.11 on PATH)."; exit 1; }
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --upgrade pip setuptools
 
 $(VENV)/.installed-run: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e .

@@ -58,6 +58,8 @@ def create_engine(url: URL | str, *, foreign_keys: bool = True, **kwargs: Any) -
     `foreign_keys=False` is only for migrations on SQLite, which rebuild tables.
     """
     url = make_url(url)
+    # A database error's text then never quotes the row's values (they may be personal data).
+    kwargs.setdefault("hide_parameters", True)
     if is_sqlite(url):
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas(foreign_keys))

@@ -114,7 +114,13 @@ def can_manage(meeting: Meeting, professional: Professional | None) -> bool:
 
 
 def seat_of(meeting: Meeting, telegram_user_id: int) -> Participant | None:
+    """The sender's seat in the circle; a revoked professional has none any more."""
     for participant in meeting.participants:
+        if (
+            participant.professional is not None
+            and participant.professional.state != ProfessionalState.APPROVED
+        ):
+            continue
         person = participant.professional or participant.family_member
         if person is not None and person.telegram_user_id == telegram_user_id:
             return participant
@@ -278,7 +284,7 @@ async def open_seat(
 
 
 async def claim_seat(
-    session: AsyncSession, token: str, user: TelegramUser, full_name: str, now: datetime
+    session: AsyncSession, token: str, user: TelegramUser, now: datetime
 ) -> Participant | None:
     """Whoever opens a seat's link takes it; None when the link is not valid (any way)."""
     row = await find(session, token, now, TokenPurpose.PARTICIPANT_INVITE)
@@ -292,7 +298,7 @@ async def claim_seat(
         assert member is not None
         member.telegram_user_id = user.id
         member.locale = user.locale
-        member.label = member.label or full_name.strip()[:60] or None
+        # The circle sees the family member's role, not their Telegram name.
     else:
         professional = await session.scalar(
             select(Professional).where(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from .models import Participant, TelegramUser
+from .models import Participant, ProfessionalState, TelegramUser
 
 
 async def reach(session: AsyncSession, seat: Participant) -> tuple[int, str] | None:
@@ -13,6 +13,8 @@ async def reach(session: AsyncSession, seat: Participant) -> tuple[int, str] | N
     person = seat.professional or seat.family_member
     if person is None or person.telegram_user_id is None:
         return None
+    if seat.professional is not None and seat.professional.state != ProfessionalState.APPROVED:
+        return None  # a revoked professional hears nothing more of the meeting
     user = await session.get(TelegramUser, person.telegram_user_id)
     if user is None or user.blocked_bot_at is not None:
         return None

@@ -32,6 +32,8 @@ from .models import (
     Meeting,
     MeetingState,
     Organisation,
+    OutboxMessage,
+    OutboxState,
     Participant,
     PlanItem,
     Professional,
@@ -273,7 +275,18 @@ async def clean_up(session: AsyncSession, job: Job, context: JobContext) -> None
 
     def ended_before(moment: datetime) -> ColumnElement[bool]:
         cancelled = (Meeting.state == MeetingState.CANCELLED) & (Meeting.updated_at < moment)
-        return (Meeting.ends_at < moment) | cancelled
+        # A meeting that never got a time is over when its date window is.
+        never_fixed = Meeting.state.in_([MeetingState.DRAFT, MeetingState.COLLECTING]) & (
+            Meeting.window_end < moment.date()
+        )
+        return (Meeting.ends_at < moment) | cancelled | never_fixed
+
+    # A draft nobody sent within a week is abandoned: nothing of it is kept.
+    drafts = await affected(
+        delete(Meeting).where(
+            Meeting.state == MeetingState.DRAFT, Meeting.created_at < now - timedelta(days=7)
+        )
+    )
 
     # The family's words go first: answers, consent notes and feedback comments.
     answers_before = now - timedelta(days=settings.retention_answers_days)
@@ -321,14 +334,22 @@ async def clean_up(session: AsyncSession, job: Job, context: JobContext) -> None
         .values(label=None, email=None, telegram_user_id=None, anonymised_at=now)
     )
 
+    counts["drafts"] = drafts
     counts["tokens"] = await affected(delete(AccessToken).where(AccessToken.expires_at < now))
+    # Sent and settled messages: who got what is not kept beyond a month.
+    counts["messages"] = await affected(
+        delete(OutboxMessage).where(
+            OutboxMessage.state.in_([OutboxState.SENT, OutboxState.FAILED, OutboxState.CANCELLED]),
+            OutboxMessage.created_at < now - timedelta(days=30),
+        )
+    )
     audit_before = now - timedelta(days=settings.retention_audit_days)
     counts["audit_events"] = await affected(
         delete(AuditEvent).where(AuditEvent.occurred_at < audit_before)
     )
     counts["jobs"] = await affected(
         delete(Job).where(
-            Job.state.in_([JobState.DONE, JobState.CANCELLED]),
+            Job.state.in_([JobState.DONE, JobState.CANCELLED, JobState.FAILED]),
             Job.finished_at < now - timedelta(days=30),
         )
     )

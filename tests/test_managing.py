@@ -249,3 +249,34 @@ async def test_the_next_meeting_of_a_series_in_two_taps(bot: BotHarness) -> None
 async def professional_count(bot: BotHarness) -> int:
     async with bot.services.sessions() as session:
         return await session.scalar(select(func.count()).select_from(Professional))
+
+
+async def test_a_revoked_professional_sees_and_hears_nothing_more(bot: BotHarness) -> None:
+    from scheduling.professionals import revoke
+
+    api = bot.api
+    meeting_id = await sisukas(bot)
+    invitation = await api.wait_for_message(TEACHER, "kutsuu sinut tapaamiseen")
+    async with bot.services.sessions() as session, session.begin():
+        teacher = await session.scalar(
+            select(Professional).where(Professional.telegram_user_id == TEACHER)
+        )
+        await revoke(session, teacher.id, utcnow())
+    # Their old buttons answer nothing, and the card is closed to them.
+    pressed = api.press(
+        TEACHER,
+        invitation["message_id"],
+        invitation["reply_markup"]["inline_keyboard"][1][0]["callback_data"],
+    )
+    assert (await callback_answer(api, pressed))["text"] == "Tämä painike ei ole enää voimassa."
+    card = api.press(TEACHER, invitation["message_id"], f"card:{meeting_id}", check=False)
+    assert (await callback_answer(api, card))["text"] == "Tämä painike ei ole enää voimassa."
+    # When the time is fixed, everyone else is told; they are not.
+    mine = await open_card(bot, CONVENER, "Dina möten:", "(svar samlas in)")
+    api.press(
+        CONVENER, mine["message_id"], mine["reply_markup"]["inline_keyboard"][1][0]["callback_data"]
+    )
+    await api.wait_for_message(PRINCIPAL, "Aika on sovittu")
+    await api.wait_for(lambda: api.documents(PRINCIPAL))
+    assert not any("Aika on sovittu" in m.get("text", "") for m in api.messages(TEACHER))
+    assert api.documents(TEACHER) == []

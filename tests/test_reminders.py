@@ -3,7 +3,7 @@ prompt, the answer deadline and the nightly clean-up — armed, moved, cancelled
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -239,6 +239,30 @@ async def test_retention_deletes_what_is_no_longer_needed_and_audits_it(
             )
         )
         session.add(Job(kind="retention.clean", due_at=now, dedupe_key="retention:today"))
+        # A draft abandoned last year, and a meeting whose answers never led to a time.
+        abandoned = await f.meeting(
+            session, convener, await f.meeting_type(session), state=MeetingState.DRAFT
+        )
+        abandoned.created_at = now - timedelta(days=8)
+        unfixed = await f.meeting(
+            session,
+            convener,
+            await f.meeting_type(session),
+            state=MeetingState.COLLECTING,
+            window_start=date(2026, 6, 1),
+            window_end=date(2026, 6, 30),
+        )
+        # Who was told what, long ago.
+        session.add(
+            OutboxMessage(
+                channel="telegram",
+                telegram_chat_id=7001,
+                kind="tally",
+                locale="fi",
+                state="sent",
+                created_at=now - timedelta(days=40),
+            )
+        )
     await JobWorker(sessions, SETTINGS, clock=lambda: now).run_once()
     async with sessions() as session:
         answers = (await session.scalars(select(Answer))).all()
@@ -253,6 +277,11 @@ async def test_retention_deletes_what_is_no_longer_needed_and_audits_it(
     assert recent_row.case_label is not None
     assert tokens == []
     assert [a.action for a in audit] == ["retention.clean"]
-    assert audit[0].details["answers"] == 1 and audit[0].details["meetings_anonymised"] == 1
+    assert audit[0].details["answers"] == 1 and audit[0].details["meetings_anonymised"] == 2
+    assert audit[0].details["drafts"] == 1 and audit[0].details["messages"] == 1
     assert next_run.due_at == datetime(2027, 9, 2, 0, 0, tzinfo=UTC)  # 3.00 in Helsinki
     assert member.anonymised_at is None  # still in a live meeting
+    async with sessions() as session:
+        assert await session.get(Meeting, abandoned.id) is None
+        assert (await session.get(Meeting, unfixed.id)).case_label is None
+        assert (await session.scalars(select(OutboxMessage))).all() == []

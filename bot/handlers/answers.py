@@ -34,7 +34,7 @@ async def open_seat_link(update: Update, context: Context, token: str) -> bool:
     t = await translator_for(update, context)
     async with transaction(svc.sessions) as session:
         person = await session.get(TelegramUser, user.id)
-        seat = await meetings.claim_seat(session, token, person, user.full_name, utcnow())
+        seat = await meetings.claim_seat(session, token, person, utcnow())
         if seat is None:
             return False
         meeting = await meetings.load(session, seat.meeting_id)
