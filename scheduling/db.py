@@ -42,6 +42,7 @@ def _sqlite_pragmas(foreign_keys: bool) -> Any:
 
 
 READ_ONLY = {"sqlite_begin": "DEFERRED"}
+WRITE = {"sqlite_begin": "IMMEDIATE"}
 
 
 def _sqlite_begin(connection: Any) -> None:
@@ -70,6 +71,8 @@ def create_engine(url: URL | str, *, foreign_keys: bool = True, **kwargs: Any) -
 
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    """Sessions; on SQLite each takes the write lock when it begins (see _sqlite_begin), so
+    never open one while another is open in the same task — or ask for READ_ONLY."""
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
@@ -77,8 +80,13 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 async def transaction(
     sessions: async_sessionmaker[AsyncSession],
 ) -> AsyncIterator[AsyncSession]:
-    """One unit of work: commit when the block ends normally, roll back when it raises."""
+    """One unit of work: commit when the block ends normally, roll back when it raises.
+
+    On SQLite it takes the write lock at its start (BEGIN IMMEDIATE): writers queue instead of
+    failing when a read lock would have to be upgraded.
+    """
     async with sessions() as session, session.begin():
+        await session.connection(execution_options=WRITE)
         yield session
 
 

@@ -29,6 +29,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from .config import Settings
+from .db import transaction
 from .errors import describe
 from .models import Job, JobState, utcnow
 
@@ -142,7 +143,7 @@ class JobWorker:
     async def run_once(self) -> int:
         """Claim one batch of due jobs and run it; the number of jobs handled."""
         now = self.clock()
-        async with self.sessions() as session, session.begin():
+        async with transaction(self.sessions) as session:
             jobs = (
                 await session.scalars(
                     select(Job)

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from . import meetings, outbox
 from .calendar_files import CalendarFile, for_participant
 from .config import Settings
-from .db import READ_ONLY
+from .db import READ_ONLY, transaction
 from .i18n import Translator, translator
 from .mail import PermanentMailError, TemporaryMailError, invitation_email, send
 from .models import Channel, Meeting, OutboxMessage, OutboxState, Professional, TelegramUser
@@ -126,7 +126,7 @@ class MailDelivery(OutboxWorker):
         """A refused address is reported to the convener in the chat, once."""
         if row.state != OutboxState.FAILED or row.meeting_id is None:
             return
-        async with self.sessions() as session, session.begin():
+        async with transaction(self.sessions) as session:
             convener_chat = await session.scalar(
                 select(TelegramUser)
                 .join(Professional, Professional.telegram_user_id == TelegramUser.id)

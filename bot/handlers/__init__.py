@@ -7,7 +7,7 @@ import warnings
 from telegram.ext import Application
 from telegram.warnings import PTBUserWarning
 
-from . import answers, calendar, convene, general, language, manage, onboarding
+from . import answers, calendar, convene, family, general, language, manage, onboarding
 
 # Conversations here are per person (per chat and user), buttons included, on purpose.
 warnings.filterwarnings("ignore", message="If 'per_message=False'", category=PTBUserWarning)
@@ -18,6 +18,7 @@ def install(application: Application) -> None:
     convene.install(application)
     calendar.install(application)
     answers.install(application)
+    family.install(application)
     manage.install(application)
     language.install(application)
     # The catch-alls come last.

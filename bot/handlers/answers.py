@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from contextlib import suppress
 
-from telegram import Update
+from telegram import InlineKeyboardMarkup, Update
 from telegram.error import BadRequest
 from telegram.ext import Application, CallbackQueryHandler
 
-from scheduling import meetings, outbox
+from scheduling import meetings, outbox, questionnaire
 from scheduling.db import transaction
 from scheduling.errors import InvalidInput
 from scheduling.models import (
@@ -23,6 +23,7 @@ from scheduling.people import approved_professional
 
 from ..context import Context, services, translator_for
 from ..messages.circle import answer_keyboard, answers_of
+from . import family
 
 CODES = {"y": Availability.YES, "m": Availability.MAYBE, "n": Availability.NO}
 
@@ -59,11 +60,21 @@ async def open_seat_link(update: Update, context: Context, token: str) -> bool:
                 participant_id=seat.id,
             )
         convener = meeting.convener.display_name
+        asks = (
+            seat.family_member is not None
+            and await questionnaire.response_for(session, meeting, seat.family_member) is not None
+        )
     svc.outbox_wake.set()
+    buttons = (
+        InlineKeyboardMarkup([[family.answer_button(t, meeting.id, submitted=False)]])
+        if asks
+        else None
+    )
     await update.effective_message.reply_text(
         t.gettext(
             "You are now in the circle of a meeting convened by {convener}.", convener=convener
-        )
+        ),
+        reply_markup=buttons,
     )
     return True
 

@@ -15,7 +15,7 @@ from telegram.ext import (
     filters,
 )
 
-from scheduling import feeds, meetings
+from scheduling import feeds, meetings, questionnaire
 from scheduling.db import transaction
 from scheduling.errors import InvalidInput
 from scheduling.i18n import N_, Translator
@@ -24,6 +24,7 @@ from scheduling.models import (
     Meeting,
     MeetingState,
     Professional,
+    ResponseState,
     TelegramUser,
     utcnow,
 )
@@ -33,6 +34,7 @@ from scheduling.timeparse import parse_moment
 from ..commands import CANCEL, MEETINGS, NEW
 from ..context import Context, services, translator_for
 from ..messages import heading, seat_name
+from . import family
 from .convene import role_names
 
 REASON, MOVE_HOW, MOVE_TIME = range(3)
@@ -118,7 +120,13 @@ async def card(update: Update, context: Context) -> None:
     async with services(context).sessions() as session:
         meeting = await meetings.load(session, int(query.data.split(":")[1]))
         professional = await approved_professional(session, update.effective_user.id)
-    seat = meetings.seat_of(meeting, update.effective_user.id) if meeting else None
+        seat = meetings.seat_of(meeting, update.effective_user.id) if meeting else None
+        response = (
+            await questionnaire.response_for(session, meeting, seat.family_member)
+            if seat is not None and seat.family_member is not None
+            else None
+        )
+        until = await questionnaire.deadline(session, meeting) if response else None
     if meeting is None or seat is None or meeting.state == MeetingState.DRAFT:
         await query.answer(t.gettext("This button is no longer valid."), show_alert=True)
         return
@@ -145,6 +153,14 @@ async def card(update: Update, context: Context) -> None:
                 f"{mark} {names.get(person.role, person.role)}: {seat_name(t, person)}{co}"
             )
     rows: list[list[tuple[str, str]]] = []
+    if (
+        response is not None
+        and meeting.state != MeetingState.CANCELLED
+        and (until is None or utcnow() < until)
+    ):
+        submitted = response.state == ResponseState.SUBMITTED
+        label = family.answer_button(t, meeting.id, submitted)
+        rows.append([(label.text, label.callback_data)])
     if manager and meeting.state == MeetingState.COLLECTING:
         rows.append([(t.gettext("Remind those who have not answered"), f"rem:{meeting.id}")])
         for candidate in meetings.current_candidates(meeting):

@@ -1,0 +1,105 @@
+"""The family's questions in Telegram: a guardian opens their link, chooses Swedish, chooses who
+may read, answers, skips, goes back, reviews and sends; the same record as the web page."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from scheduling import meetings, questionnaire
+from scheduling.models import FamilyRole, QuestionnaireResponse, ResponseState, utcnow
+
+from .harness import BotHarness, button
+from .test_managing import CONVENER, sisukas
+
+GUARDIAN = 2005
+
+
+async def test_a_guardian_answers_in_the_chat(bot: BotHarness) -> None:
+    api = bot.api
+    meeting_id = await sisukas(bot)
+    async with bot.services.sessions() as session, session.begin():
+        meeting = await meetings.load(session, meeting_id)
+        opened = await meetings.open_seat(
+            session,
+            meeting,
+            "guardian",
+            family_role=FamilyRole.GUARDIAN,
+            required=False,
+            locale="fi",
+            now=utcnow(),
+        )
+    api.user(GUARDIAN, first_name="Maija", last_name="Meikäläinen", language_code="fi")
+    api.send_text(GUARDIAN, f"/start {opened.telegram_token}")
+    joined = await api.wait_for_message(GUARDIAN, "Olet nyt mukana tapaamisessa")
+
+    async def tap(message: dict, label: str, expect: str) -> dict:
+        """Press a button; the next message (or edit) whose text or buttons show `expect`."""
+        api.press(GUARDIAN, message["message_id"], button(message, label))
+
+        def shown() -> dict | None:
+            for candidate in reversed(api.messages(GUARDIAN)):
+                keys = [
+                    b["text"]
+                    for row in candidate.get("reply_markup", {}).get("inline_keyboard", [])
+                    for b in row
+                ]
+                changed = candidate != message  # a new message, or this one edited
+                if changed and (
+                    expect in candidate.get("text", "") or any(expect in k for k in keys)
+                ):
+                    return candidate
+            return None
+
+        return await api.wait_for(shown)
+
+    languages = await tap(joined, "Vastaa kysymyksiin", "Millä kielellä?")
+    intro = await tap(languages, "svenska", "Före mötet hjälper några frågor")
+    assert "Dina svar raderas 30 dagar efter mötet." in intro["text"]
+    readers = await tap(intro, "Fortsätt", "Vem får läsa dina svar?")
+    labels = [b["text"] for row in readers["reply_markup"]["inline_keyboard"] for b in row]
+    assert all(label.startswith("☐ ") for label in labels[:-1])  # nobody beforehand
+    teacher = next(label for label in labels if "lärare" in label)
+    readers = await tap(readers, teacher, "☑ lärare")
+    question = await tap(readers, "Fortsätt till frågorna", "Fråga 1 av 10")
+
+    api.send_text(GUARDIAN, "Hon trivs i skolan nu.")
+    question = await api.wait_for_message(GUARDIAN, "Fråga 2 av 10")
+    question = await tap(question, "Hoppa över", "Fråga 3 av 10")
+    # A several-choices question: two options, then on.
+    options = [b["text"] for row in question["reply_markup"]["inline_keyboard"] for b in row]
+    question = await tap(question, options[0], "☑ ")
+    question = await tap(question, options[1], options[1].replace("☐ ", "☑ "))
+    question = await tap(question, "Spara och fortsätt", "Fråga 4 av 10")
+    question = await tap(question, "Tillbaka", "Fråga 3 av 10")
+    assert (
+        sum(
+            b["text"].startswith("☑ ")
+            for row in question["reply_markup"]["inline_keyboard"]
+            for b in row
+        )
+        == 2
+    )  # what was chosen is still there
+    # Over the rest, to the review.
+    for number in range(3, 11):
+        question = await tap(
+            question, "Hoppa över", f"Fråga {number + 1} av 10" if number < 10 else "Dina svar:"
+        )
+    review = question
+    assert "1. " in review["text"] and "→ Hon trivs i skolan nu." in review["text"]
+    assert "Du valde 1 person som får läsa dina svar." in review["text"]
+    thanks = await tap(review, "Skicka mina svar", "Tack! Dina svar är sparade")
+    assert "/meetings" in thanks["text"]
+
+    async with bot.services.sessions() as session:
+        response = await session.scalar(
+            select(QuestionnaireResponse).options(
+                selectinload(QuestionnaireResponse.answers),
+                selectinload(QuestionnaireResponse.consents),
+            )
+        )
+        read = questionnaire.read_answers(response, bot.services.settings)
+    assert response.state == ResponseState.SUBMITTED
+    assert "Hon trivs i skolan nu." in read.values()
+    assert sum(c.granted for c in response.consents) == 1
+    assert CONVENER  # the convener's circle is the one from test_managing
