@@ -48,7 +48,7 @@ class Delivery(OutboxWorker):
             if renderer is None:
                 return Outcome.refused(f"no renderer for {row.kind!r}")
             t = self.services.translator(row.locale)
-            context = RenderContext(self.clock(), self.services.settings)
+            context = RenderContext(self.clock(), self.services.settings, self.sessions)
             rendered = await renderer(session, t, row, context)
             target = await session.get(OutboxMessage, row.edits_id) if row.edits_id else None
             target_message = target.telegram_message_id if target is not None else None

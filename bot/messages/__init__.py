@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 from telegram import InlineKeyboardMarkup
 
@@ -42,6 +42,8 @@ class RenderContext:
 
     now: datetime
     settings: Settings
+    # For the few messages that must write as they are made (a fresh summary link).
+    sessions: async_sessionmaker[AsyncSession]
 
 
 Renderer = Callable[

@@ -5,13 +5,15 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from scheduling import meetings
+from scheduling import meetings, summaries
+from scheduling.db import transaction
 from scheduling.i18n import Translator
-from scheduling.models import MeetingState, OutboxMessage
+from scheduling.models import AccessChannel, MeetingState, Organisation, OutboxMessage
 
 from . import (
     RenderContext,
     Rendered,
+    family_role_name,
     heading,
     load_meeting,
     recipient_is_professional,
@@ -104,17 +106,40 @@ async def answers_deadline_passed(
 async def summary_ready(
     session: AsyncSession, t: Translator, row: OutboxMessage, ctx: RenderContext
 ) -> Rendered | None:
+    """A fresh short-lived link to the family's answers; in counties that allow it, the
+    answers themselves too (each read audited)."""
     meeting = await load_meeting(session, row.meeting_id)
-    if meeting is None or meeting.starts_at is None:
+    seat = (
+        next((p for p in meeting.participants if p.id == row.payload.get("participant_id")), None)
+        if meeting
+        else None
+    )
+    if meeting is None or seat is None or meeting.starts_at is None:
         return None
-    return Rendered(
+    organisation = await session.get(Organisation, meeting.organisation_id)
+    async with transaction(ctx.sessions) as writing:
+        token = await summaries.new_link(writing, meeting, seat, ctx.now)
+        shared = []
+        if organisation is not None and organisation.summary_in_chat_allowed:
+            shared = await summaries.summary(
+                writing, meeting, seat, t.locale, ctx.settings, ctx.now, AccessChannel.TELEGRAM
+            )
+    lines = [
         t.gettext(
-            "The family has answered the questions for {meeting} on {when} and chose to share "
-            "their answers with you.",
+            "The family's answers before {meeting} on {when}:",
             meeting=heading(t, meeting, True),
             when=t.datetime(meeting.starts_at),
-        )
-    )
+        ),
+        f"{ctx.settings.base_url}/s/{token}",
+        t.gettext("The link works until the meeting ends; every view is recorded."),
+    ]
+    for family in shared:
+        lines.append("")
+        lines.append(family_role_name(t, family.member).capitalize())
+        for question, words in family.answers:
+            lines.append(f"{question}\n→ {words if words else t.gettext('No answer')}")
+    text = "\n".join(lines)
+    return Rendered(text if len(text) <= 4096 else text[:4090] + "…")
 
 
 @renders("summary_not_shared")

@@ -13,7 +13,7 @@ from scheduling.feeds import feed_meetings
 from scheduling.models import utcnow
 
 from ..services import Services
-from . import family
+from . import family, summary
 from .context import SERVICES
 from .pages import TEMPLATES, render, request_translator
 
@@ -80,5 +80,6 @@ def build_web_app(services: Services) -> web.Application:
     app.router.add_get("/", front_page)
     app.router.add_get(r"/ics/{token:[A-Za-z0-9_-]{1,64}}.ics", calendar_feed)
     family.add_routes(app)
+    summary.add_routes(app)
     app.router.add_static("/static", STATIC, append_version=True)
     return app
