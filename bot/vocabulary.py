@@ -17,3 +17,11 @@ SECTOR_NAMES = {
 
 def sector_name(t: Translator, sector: Sector) -> str:
     return t.gettext(SECTOR_NAMES[sector])
+
+
+# The family's feedback after the meeting: "Did you have to tell your story again?"
+FEEDBACK_CHOICES = {
+    "no": N_("No"),
+    "partly": N_("Partly"),
+    "yes": N_("Yes"),
+}

@@ -263,6 +263,18 @@ async def prompt_for_plan(session: AsyncSession, job: Job, context: JobContext) 
             meeting_id=meeting.id,
             dedupe_key=f"plan-prompt:{meeting.id}",
         )
+    # Each family member is asked whether they had to tell their story again.
+    for seat in meeting.participants:
+        if seat.family_member is None or (target := await reach(session, seat)) is None:
+            continue
+        await outbox.tell(
+            session,
+            target[0],
+            "feedback_ask",
+            target[1],
+            meeting_id=meeting.id,
+            dedupe_key=f"feedback:{seat.id}",
+        )
 
 
 @handles(RETENTION)

@@ -153,7 +153,8 @@ async def test_after_downtime_late_reminders_are_dropped_and_the_rest_runs_once(
     assert jobs["reminder-24h"].note == jobs["reminder-1h"].note == "the meeting had begun"
     assert jobs["summary"].note == jobs["family-reminder"].note == "the meeting had begun"
     assert held.state == MeetingState.HELD
-    assert await messages(sessions) == [(7001, "plan_prompt", "fi")]
+    # After the meeting: the convener is asked for the plan, the family for feedback.
+    assert await messages(sessions) == [(7001, "plan_prompt", "fi"), (7003, "feedback_ask", "sv")]
 
 
 async def test_cancelling_stops_every_job(sessions: Sessions) -> None:

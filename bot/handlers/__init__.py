@@ -7,7 +7,18 @@ import warnings
 from telegram.ext import Application
 from telegram.warnings import PTBUserWarning
 
-from . import answers, calendar, convene, family, general, language, manage, onboarding
+from . import (
+    answers,
+    calendar,
+    convene,
+    family,
+    feedback,
+    general,
+    language,
+    manage,
+    onboarding,
+    plan,
+)
 
 # Conversations here are per person (per chat and user), buttons included, on purpose.
 warnings.filterwarnings("ignore", message="If 'per_message=False'", category=PTBUserWarning)
@@ -20,6 +31,8 @@ def install(application: Application) -> None:
     answers.install(application)
     family.install(application)
     manage.install(application)
+    plan.install(application)
+    feedback.install(application)
     language.install(application)
     # The catch-alls come last.
     general.install(application)

@@ -15,7 +15,7 @@ from telegram.ext import (
     filters,
 )
 
-from scheduling import feeds, meetings, questionnaire
+from scheduling import feeds, meetings, plans, questionnaire
 from scheduling.db import transaction
 from scheduling.errors import InvalidInput
 from scheduling.i18n import N_, Translator
@@ -177,6 +177,8 @@ async def card(update: Update, context: Context) -> None:
     if manager and meeting.state == MeetingState.SCHEDULED:
         rows.append([(t.gettext("Move"), f"move:{meeting.id}")])
     if manager and meeting.state in {MeetingState.SCHEDULED, MeetingState.HELD}:
+        if plans.is_open(meeting, utcnow()):
+            rows.append([(t.gettext("Joint plan"), f"plan:{meeting.id}")])
         rows.append([(t.gettext("Convene the next meeting"), f"next:{meeting.id}")])
     if manager and meeting.state in {MeetingState.COLLECTING, MeetingState.SCHEDULED}:
         rows.append([(t.gettext("Cancel the meeting"), f"cancel:{meeting.id}")])

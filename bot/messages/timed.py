@@ -5,11 +5,12 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from scheduling import meetings, summaries
+from scheduling import meetings, plans, summaries
 from scheduling.db import transaction
 from scheduling.i18n import Translator
 from scheduling.models import AccessChannel, MeetingState, Organisation, OutboxMessage
 
+from ..vocabulary import FEEDBACK_CHOICES
 from . import (
     RenderContext,
     Rendered,
@@ -170,5 +171,57 @@ async def plan_prompt(
             "{meeting} has been held. Record the joint plan agreed in the meeting: what will be "
             "done, who does it and by when.",
             meeting=heading(t, meeting, True),
-        )
+        ),
+        InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        t.gettext("Record the joint plan"), callback_data=f"plan:{meeting.id}"
+                    )
+                ]
+            ]
+        ),
+    )
+
+
+@renders("plan_shared")
+async def plan_shared(
+    session: AsyncSession, t: Translator, row: OutboxMessage, ctx: RenderContext
+) -> Rendered | None:
+    """The plan as it is when sent, in the reader's language; the family sees no case label."""
+    meeting = await load_meeting(session, row.meeting_id)
+    if meeting is None or meeting.starts_at is None:
+        return None
+    professional = recipient_is_professional(meeting, row.telegram_chat_id)
+    text = plans.plain_text(
+        t,
+        heading(t, meeting, professional),
+        t.time_range(meeting.starts_at, meeting.ends_at, year=True),
+        await plans.lines(session, meeting.id, ctx.settings),
+    )
+    return Rendered(text if len(text) <= 4096 else text[:4090] + "…")
+
+
+@renders("feedback_ask")
+async def feedback_ask(
+    session: AsyncSession, t: Translator, row: OutboxMessage, ctx: RenderContext
+) -> Rendered | None:
+    """The one feedback question to a family member after the meeting."""
+    meeting = await load_meeting(session, row.meeting_id)
+    if meeting is None or meeting.starts_at is None:
+        return None
+    return Rendered(
+        t.gettext(
+            "Thank you for the meeting on {when}. One question: did you have to tell your story "
+            "again in this meeting?",
+            when=t.date(meeting.starts_at),
+        ),
+        InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(t.gettext(label), callback_data=f"fb:{meeting.id}:{key}")
+                    for key, label in FEEDBACK_CHOICES.items()
+                ]
+            ]
+        ),
     )

@@ -15,14 +15,15 @@ from dataclasses import dataclass
 from aiohttp import web
 from sqlalchemy import select
 
-from scheduling import questionnaire
+from scheduling import feedback, plans, questionnaire
 from scheduling.calendar_files import for_participant
 from scheduling.db import transaction
 from scheduling.errors import InvalidInput
-from scheduling.i18n import LOCALES, Translator, negotiate_locale, translator
+from scheduling.i18n import LOCALES, N_, Translator, negotiate_locale, translator
 from scheduling.meetings import FamilyView, family_view
 from scheduling.models import (
     AccessChannel,
+    FeedbackAnswer,
     MeetingState,
     Organisation,
     Professional,
@@ -32,6 +33,7 @@ from scheduling.models import (
 )
 
 from ..messages import in_language
+from ..vocabulary import FEEDBACK_CHOICES
 from .context import SERVICES
 from .pages import render
 
@@ -124,6 +126,9 @@ async def overview(request: web.Request) -> web.Response:
         member = found.view.seat.family_member
         response = await questionnaire.response_for(session, found.view.meeting, member)
         until = await questionnaire.deadline(session, found.view.meeting)
+        plan = await plans.shared_lines(
+            session, found.view.meeting.id, request.app[SERVICES].settings
+        )
     meeting = found.view.meeting
     open_ = (
         response is not None
@@ -134,12 +139,14 @@ async def overview(request: web.Request) -> web.Response:
         request,
         found,
         "family.html",
-        scheduled=meeting.state == MeetingState.SCHEDULED,
+        scheduled=meeting.state in {MeetingState.SCHEDULED, MeetingState.HELD},
         cancelled=meeting.state == MeetingState.CANCELLED,
         calendar_url=f"/f/{found.token}/kerralla.ics",
         questions_open=open_,
         submitted=response is not None and response.state == ResponseState.SUBMITTED,
         deadline=found.t.datetime(until) if until else None,
+        plan=plan,
+        held=meeting.state == MeetingState.HELD,
     )
 
 
@@ -355,7 +362,43 @@ async def review_page(request: web.Request) -> web.Response:
     )
 
 
+async def feedback_page(request: web.Request) -> web.Response:
+    """The one question after the meeting, with an optional comment; answering again changes it."""
+    services = request.app[SERVICES]
+    async with transaction(services.sessions) as session:
+        found = await visit(request, session)
+        if found is None:
+            return not_valid(request)
+        meeting, member = found.view.meeting, found.view.seat.family_member
+        error = None
+        if request.method == "POST":
+            form = await checked_form(request)
+            try:
+                choice = form.get("answer", [""])[0]
+                if choice not in FEEDBACK_CHOICES:
+                    raise InvalidInput(N_("Choose one of the answers."))
+                await feedback.record(session, meeting, member, FeedbackAnswer(choice), utcnow())
+                await feedback.comment(
+                    session, meeting, member, form.get("comment", [""])[0], services.settings
+                )
+            except InvalidInput as refusal:
+                error = refusal.render(found.t)
+        given = await feedback.of(session, meeting, member)
+        is_open = meeting.state == MeetingState.HELD
+    return page(
+        request,
+        found,
+        "family_feedback.html",
+        choices=[(key, found.t.gettext(label)) for key, label in FEEDBACK_CHOICES.items()],
+        chosen=given.answer.value if given else None,
+        thanked=given is not None and request.method == "POST" and error is None,
+        is_open=is_open,
+        error=error,
+    )
+
+
 def add_routes(app: web.Application) -> None:
+    app.router.add_route("*", f"/f/{TOKEN}/feedback", feedback_page)
     app.router.add_get(f"/f/{TOKEN}", overview)
     app.router.add_get(f"/f/{TOKEN}/kerralla.ics", calendar_file)
     app.router.add_route("*", f"/f/{TOKEN}/consent", consent_page)
