@@ -182,6 +182,29 @@ def jobs(args: argparse.Namespace) -> int:
     return 0
 
 
+def report(args: argparse.Namespace) -> int:
+    """Held meetings per type and month, families who answered beforehand, and the share of
+    families who did not have to tell their story again: counts only, never a family."""
+    from scheduling.feedback import report as monthly
+
+    rows = in_transaction(monthly)
+    if not rows:
+        print("No meetings have been held yet.")
+        return 0
+    print(f"{'type':<20} {'month':<8} {'held':>5} {'answered':>9} {'feedback':>9} {'no':>6}")
+    for row in rows:
+        share = f"{row.share_no:.0%}" if row.share_no is not None else "–"
+        print(
+            f"{row.meeting_type:<20} {row.month:<8} {row.held:>5} "
+            f"{row.answered_before:>9} {row.feedback:>9} {share:>6}"
+        )
+    print(
+        "answered: meetings where the family sent their answers beforehand; "
+        'no: share of feedback "I did not have to tell my story again".'
+    )
+    return 0
+
+
 def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     admin = commands.add_parser(
         "admin", help="administration: professionals, data, jobs", description="Administration."
@@ -249,3 +272,12 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
         "List timed jobs that failed for good, newest first.",
     )
     parser.add_argument("--all", action="store_true", help="list pending jobs too")
+
+    add(
+        "report",
+        report,
+        "meetings held, families who answered beforehand, and feedback, per type and month",
+        "Per meeting type and month: how many meetings were held, in how many the family "
+        'answered beforehand, and the share of "no, I did not have to tell my story again" '
+        "in the feedback. Anonymous: no family, person or case appears in it.",
+    )
