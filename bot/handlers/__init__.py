@@ -12,6 +12,7 @@ from . import (
     calendar,
     convene,
     family,
+    family_rights,
     feedback,
     general,
     language,
@@ -33,6 +34,7 @@ def install(application: Application) -> None:
     manage.install(application)
     plan.install(application)
     feedback.install(application)
+    family_rights.install(application)
     language.install(application)
     # The catch-alls come last.
     general.install(application)

@@ -8,6 +8,7 @@ import functools
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
     Application,
@@ -24,6 +25,7 @@ from scheduling.errors import InvalidInput
 from scheduling.i18n import Translator, translator
 from scheduling.models import (
     AccessChannel,
+    Meeting,
     Organisation,
     Professional,
     QuestionKind,
@@ -160,29 +162,28 @@ async def chose_language(update: Update, context: Context) -> int:
 # -- who may read -----------------------------------------------------------------------------
 
 
+async def reader_labels(session: AsyncSession, meeting: Meeting, t: Translator) -> dict[int, str]:
+    """The professionals' seats as the family sees them: by role and organisation."""
+    roles = {r.key: in_language(r.names, t.locale) for r in meeting.meeting_type.roles}
+    labels = {}
+    for seat in meeting.participants:
+        if seat.professional_id:
+            professional = await session.get(Professional, seat.professional_id)
+            organisation = await session.get(Organisation, professional.organisation_id)
+            place = f", {organisation.name}" if organisation else ""
+            labels[seat.id] = roles.get(seat.role, seat.role) + place
+    return labels
+
+
 @step
 async def show_readers(update: Update, context: Context) -> int:
     async with services(context).sessions() as session:
         meeting, _member, response, t = await load(update, context, session)
         chosen = questionnaire.readers(response)
-        roles = {r.key: in_language(r.names, t.locale) for r in meeting.meeting_type.roles}
-        places = {}
-        for seat in meeting.participants:
-            if seat.professional_id:
-                professional = await session.get(Professional, seat.professional_id)
-                organisation = await session.get(Organisation, professional.organisation_id)
-                places[seat.id] = organisation.name if organisation else ""
+        labels = await reader_labels(session, meeting, t)
     rows = [
-        [
-            (
-                ("☑ " if seat.id in chosen else "☐ ")
-                + roles.get(seat.role, seat.role)
-                + (f", {places[seat.id]}" if places.get(seat.id) else ""),
-                f"fq:who:{seat.id}",
-            )
-        ]
-        for seat in meeting.participants
-        if seat.professional_id
+        [(("☑ " if seat_id in chosen else "☐ ") + label, f"fq:who:{seat_id}")]
+        for seat_id, label in labels.items()
     ]
     rows.append([(t.gettext("Continue to the questions"), "fq:q:1")])
     await say(

@@ -34,7 +34,7 @@ from scheduling.timeparse import parse_moment
 from ..commands import CANCEL, MEETINGS, NEW
 from ..context import Context, services, translator_for
 from ..messages import heading, seat_name
-from . import family
+from . import family, family_rights
 from .convene import role_names
 
 REASON, MOVE_HOW, MOVE_TIME = range(3)
@@ -161,6 +161,9 @@ async def card(update: Update, context: Context) -> None:
         submitted = response.state == ResponseState.SUBMITTED
         label = family.answer_button(t, meeting.id, submitted)
         rows.append([(label.text, label.callback_data)])
+    if seat.family_member is not None:
+        mine = family_rights.button(t, meeting.id)
+        rows.append([(mine.text, mine.callback_data)])
     if manager and meeting.state == MeetingState.COLLECTING:
         rows.append([(t.gettext("Remind those who have not answered"), f"rem:{meeting.id}")])
         for candidate in meetings.current_candidates(meeting):

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 from dataclasses import dataclass
 
 from aiohttp import web
 from sqlalchemy import select
 
-from scheduling import feedback, plans, questionnaire
+from scheduling import family_data, feedback, plans, questionnaire
 from scheduling.calendar_files import for_participant
 from scheduling.db import transaction
 from scheduling.errors import InvalidInput
@@ -204,7 +205,11 @@ async def consent_page(request: web.Request) -> web.Response:
                         )
             except InvalidInput as error:
                 return page(request, found, "family_closed.html", reason=error.render(found.t))
-            redirect = found.url("/q/1")
+            try:  # on to the questions while they are open; afterwards back to "your data"
+                await questionnaire.check_open(session, meeting, utcnow())
+                redirect = found.url("/q/1")
+            except InvalidInput:
+                redirect = found.url("/data")
         organisations = dict(
             (
                 await session.execute(
@@ -397,7 +402,56 @@ async def feedback_page(request: web.Request) -> web.Response:
     )
 
 
+async def data_page(request: web.Request) -> web.Response:
+    """The family member's rights: see who may read, download everything, delete the answers."""
+    services = request.app[SERVICES]
+    deleted = None
+    async with transaction(services.sessions) as session:
+        found = await visit(request, session)
+        if found is None:
+            return not_valid(request)
+        member = found.view.seat.family_member
+        error = None
+        if request.method == "POST":
+            form = await checked_form(request)
+            if form.get("confirm") != ["yes"]:
+                error = found.t.gettext("Tick the box to confirm that you want to delete them.")
+            else:
+                deleted = await family_data.delete_answers(session, member, utcnow(), WEB)
+    if deleted is not None:
+        raise web.HTTPSeeOther(found.url("/data") + "&deleted=1")
+    return page(
+        request,
+        found,
+        "family_data.html",
+        error=error,
+        deleted=request.query.get("deleted") == "1",
+    )
+
+
+async def data_download(request: web.Request) -> web.Response:
+    services = request.app[SERVICES]
+    async with transaction(services.sessions) as session:
+        found = await visit(request, session)
+        if found is None:
+            return not_valid(request)
+        data = await family_data.export(
+            session, found.view.seat.family_member, services.settings, utcnow(), WEB
+        )
+    return web.Response(
+        body=json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8"),
+        content_type="application/json",
+        charset="utf-8",
+        headers={
+            "Content-Disposition": 'attachment; filename="kerralla-my-data.json"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
 def add_routes(app: web.Application) -> None:
+    app.router.add_route("*", f"/f/{TOKEN}/data", data_page)
+    app.router.add_get(f"/f/{TOKEN}/kerralla-my-data.json", data_download)
     app.router.add_route("*", f"/f/{TOKEN}/feedback", feedback_page)
     app.router.add_get(f"/f/{TOKEN}", overview)
     app.router.add_get(f"/f/{TOKEN}/kerralla.ics", calendar_file)
