@@ -3,12 +3,22 @@ may read, answers, skips, goes back, reviews and sends; the same record as the w
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from scheduling import meetings, questionnaire
-from scheduling.models import FamilyRole, QuestionnaireResponse, ResponseState, utcnow
+from scheduling.jobs import JobWorker
+from scheduling.models import (
+    FamilyRole,
+    QuestionnaireResponse,
+    ResponseState,
+    TelegramUser,
+    utcnow,
+)
 
+from . import factories as f
 from .harness import BotHarness, button
 from .test_managing import CONVENER, sisukas
 
@@ -103,3 +113,27 @@ async def test_a_guardian_answers_in_the_chat(bot: BotHarness) -> None:
     assert "Hon trivs i skolan nu." in read.values()
     assert sum(c.granted for c in response.consents) == 1
     assert CONVENER  # the convener's circle is the one from test_managing
+
+
+async def test_the_reminder_opens_the_questions(bot: BotHarness) -> None:
+    """A guardian who has not answered is reminded before the summary, with a button to start."""
+    api = bot.api
+    api.user(GUARDIAN, language_code="fi")
+    settings = bot.services.settings
+    meeting_id = await sisukas(bot)
+    async with bot.services.sessions() as session, session.begin():
+        session.add(TelegramUser(id=GUARDIAN, locale="fi"))
+        guardian = await f.family_member(session, locale="fi", telegram_user_id=GUARDIAN)
+        meeting = await meetings.load(session, meeting_id)
+        await f.seat(session, meeting, guardian, role="guardian")
+        meeting = await meetings.load(session, meeting_id)
+        start = meetings.current_candidates(meeting)[0].starts_at
+        await meetings.fix(session, meeting, start, settings, utcnow(), by=meeting.convener)
+        at = await questionnaire.deadline(session, meeting) - timedelta(
+            days=settings.family_reminder_days
+        )
+    await JobWorker(bot.services.sessions, settings, clock=lambda: at).run_once()
+    bot.services.outbox_wake.set()
+    reminder = await api.wait_for_message(GUARDIAN, "Et ole vielä vastannut")
+    api.press(GUARDIAN, reminder["message_id"], button(reminder, "Vastaa kysymyksiin"))
+    await api.wait_for_message(GUARDIAN, "Millä kielellä?")

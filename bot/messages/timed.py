@@ -55,7 +55,16 @@ async def family_questions_reminder(
             "You have not yet answered the questions for the meeting on {when}. Your answers "
             "help everyone prepare, so that you do not have to tell everything again.",
             when=t.datetime(meeting.starts_at),
-        )
+        ),
+        InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        t.gettext("Answer the questions"), callback_data=f"fq:start:{meeting.id}"
+                    )
+                ]
+            ]
+        ),
     )
 
 
