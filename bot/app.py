@@ -10,7 +10,7 @@ from contextlib import suppress
 from aiohttp import web
 from telegram import Update
 from telegram.error import InvalidToken, TelegramError
-from telegram.ext import AIORateLimiter, Application
+from telegram.ext import Application
 
 from scheduling.calendars import FeedCache
 from scheduling.config import Settings
@@ -25,6 +25,7 @@ from . import handlers
 from .commands import register_commands
 from .context import Context, translator_for
 from .delivery import Delivery
+from .rate_limit import TelegramRateLimiter
 from .services import Services
 from .update_processor import PerUserUpdateProcessor
 from .web.app import build_web_app
@@ -70,7 +71,7 @@ def build_application(services: Services) -> Application:
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(f"{settings.telegram_api_url}/bot")
         .base_file_url(f"{settings.telegram_api_url}/file/bot")
-        .rate_limiter(AIORateLimiter(max_retries=3))
+        .rate_limiter(TelegramRateLimiter(settings.telegram_messages_per_second))
         .concurrent_updates(PerUserUpdateProcessor())
         .build()
     )

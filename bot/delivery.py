@@ -3,26 +3,51 @@
 Two short transactions around each send, never one held across the network (see
 `scheduling.outbox.OutboxWorker`): claim, send, record — sent with the Telegram message id,
 retried with backoff, or failed for good (a blocked bot, a refused message, too many tries).
+Several messages to different chats are in flight at once; one chat's go one after another.
+
+Telegram's limits are kept by the bot's rate limiter (`bot.rate_limit`). A message that would
+have to wait long for its turn, or that Telegram answers with 429, is put back for the time
+asked and sent then — not counted as a try, never failed for it. When a message fails for
+good, the meeting's convener is told in the chat whom it did not reach.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from typing import Any
 
+from sqlalchemy import select
 from telegram import Bot, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from scheduling.db import READ_ONLY
-from scheduling.models import Channel, OutboxMessage, utcnow
+from scheduling import outbox
+from scheduling.db import READ_ONLY, transaction
+from scheduling.models import (
+    Channel,
+    FamilyMember,
+    Meeting,
+    OutboxMessage,
+    OutboxState,
+    Participant,
+    Professional,
+    TelegramUser,
+    utcnow,
+)
 from scheduling.outbox import OutboxWorker, Outcome
 
 from .messages import RENDERERS, RenderContext, Rendered
+from .rate_limit import Patience, retry_seconds
 from .services import Services
+
+# A message whose turn is further away than this is put back instead of held in memory.
+MAX_WAIT_SECONDS = 5.0
+CONCURRENCY = 16
 
 
 class Delivery(OutboxWorker):
     channel = Channel.TELEGRAM
+    worker_name = "delivery"
 
     def __init__(
         self,
@@ -31,13 +56,24 @@ class Delivery(OutboxWorker):
         *,
         batch_size: int = 20,
         idle_seconds: float = 1.0,
+        concurrency: int = CONCURRENCY,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         super().__init__(
-            services.sessions, batch_size=batch_size, idle_seconds=idle_seconds, clock=clock
+            services.sessions,
+            batch_size=batch_size,
+            idle_seconds=idle_seconds,
+            concurrency=concurrency,
+            clock=clock,
         )
         self.services = services
         self.bot = bot
+        # No retry in place: the row goes back to the outbox and the worker sends others.
+        self.limits: dict[str, Any] = (
+            {"rate_limit_args": Patience(retries=0, max_wait=MAX_WAIT_SECONDS)}
+            if getattr(bot, "rate_limiter", None) is not None
+            else {}
+        )
 
     async def deliver(self, row_id: int) -> Outcome:
         async with self.sessions() as session:
@@ -57,9 +93,7 @@ class Delivery(OutboxWorker):
         try:
             message = await self.send(row, rendered, target_message)
         except RetryAfter as exc:
-            wait = exc.retry_after
-            seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-            return Outcome.retry("RetryAfter", timedelta(seconds=seconds))
+            return Outcome.later("RetryAfter", timedelta(seconds=retry_seconds(exc)))
         except Forbidden:
             return Outcome.refused("Forbidden: the bot is blocked", blocked=True)
         except BadRequest as exc:
@@ -77,7 +111,11 @@ class Delivery(OutboxWorker):
         if rendered.document is not None:
             name, content = rendered.document
             return await self.bot.send_document(
-                row.telegram_chat_id, content, filename=name, caption=rendered.text or None
+                row.telegram_chat_id,
+                content,
+                filename=name,
+                caption=rendered.text or None,
+                **self.limits,
             )
         if row.edits_id is not None:
             if target_message is None:
@@ -87,8 +125,46 @@ class Delivery(OutboxWorker):
                 chat_id=row.telegram_chat_id,
                 message_id=target_message,
                 reply_markup=rendered.buttons,
+                **self.limits,
             )
             return result if isinstance(result, Message) else None
         return await self.bot.send_message(
-            row.telegram_chat_id, rendered.text, reply_markup=rendered.buttons
+            row.telegram_chat_id, rendered.text, reply_markup=rendered.buttons, **self.limits
         )
+
+    async def after(self, row: OutboxMessage) -> None:
+        """A meeting's message that failed for good: the convener hears whom it missed, once
+        per meeting and person (never about their own chat, which is the one failing)."""
+        if row.state != OutboxState.FAILED or row.meeting_id is None:
+            return
+        async with transaction(self.sessions) as session:
+            convener = await session.scalar(
+                select(TelegramUser)
+                .join(Professional, Professional.telegram_user_id == TelegramUser.id)
+                .join(Meeting, Meeting.convener_id == Professional.id)
+                .where(Meeting.id == row.meeting_id)
+            )
+            if convener is None or convener.id == row.telegram_chat_id:
+                return
+            seat = await session.scalar(
+                select(Participant.id)
+                .outerjoin(Professional, Participant.professional_id == Professional.id)
+                .outerjoin(FamilyMember, Participant.family_member_id == FamilyMember.id)
+                .where(
+                    Participant.meeting_id == row.meeting_id,
+                    (Professional.telegram_user_id == row.telegram_chat_id)
+                    | (FamilyMember.telegram_user_id == row.telegram_chat_id),
+                )
+                .limit(1)
+            )
+            if seat is None:
+                return
+            await outbox.tell(
+                session,
+                convener.id,
+                "telegram_delivery_failed",
+                convener.locale,
+                meeting_id=row.meeting_id,
+                dedupe_key=f"telegram-failed:{row.meeting_id}:{seat}",
+                participant_id=seat,
+            )

@@ -62,6 +62,11 @@ HINTS: dict[str, str] = {
     "RETENTION_ANSWERS_DAYS": "set RETENTION_ANSWERS_DAYS to a number of days",
     "RETENTION_MEETINGS_DAYS": "set RETENTION_MEETINGS_DAYS to a number of days",
     "RETENTION_AUDIT_DAYS": "set RETENTION_AUDIT_DAYS to a number of days",
+    "TELEGRAM_MESSAGES_PER_SECOND": "set TELEGRAM_MESSAGES_PER_SECOND to a number above 0, "
+    "e.g. 30 (30 divided by the number of processes sending)",
+    "HEALTH_STUCK_SECONDS": "set HEALTH_STUCK_SECONDS to seconds between 60 and 86400",
+    "HEALTH_WORKER_SILENT_SECONDS": "set HEALTH_WORKER_SILENT_SECONDS to seconds between 30 "
+    "and 3600",
 }
 
 # Settings whose value must never be echoed back in an error.
@@ -135,6 +140,12 @@ class Settings(BaseSettings):
     retention_answers_days: int = Field(30, ge=1, le=3650)
     retention_meetings_days: int = Field(365, ge=1, le=3650)
     retention_audit_days: int = Field(730, ge=1, le=3650)
+    # Telegram's overall limit, for this process: with several processes sending from one
+    # database, 30 divided by their number.
+    telegram_messages_per_second: float = Field(30.0, gt=0, le=1000)
+    # /healthz fails when a due message or job has waited this long, or a worker is silent.
+    health_stuck_seconds: int = Field(600, ge=60, le=86400)
+    health_worker_silent_seconds: int = Field(120, ge=30, le=3600)
 
     @field_validator("telegram_bot_token")
     @classmethod

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from .config import Settings
 from .db import transaction
 from .errors import describe
+from .heartbeats import Heartbeat
 from .models import Job, JobState, utcnow
 
 log = logging.getLogger(__name__)
@@ -139,6 +140,7 @@ class JobWorker:
         self.batch_size = batch_size
         self.idle_seconds = idle_seconds
         self.clock = clock
+        self.heartbeat = Heartbeat(sessions, "jobs")
 
     async def run_once(self) -> int:
         """Claim one batch of due jobs and run it; the number of jobs handled."""
@@ -203,6 +205,7 @@ class JobWorker:
     async def run_until(self, stop: asyncio.Event) -> None:
         """Run batches until `stop` is set; sleep a little when nothing is due."""
         while not stop.is_set():
+            await self.heartbeat()
             try:
                 handled = await self.run_once()
             except Exception as exc:  # the database may be away for a moment: try again later

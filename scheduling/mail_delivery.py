@@ -58,6 +58,7 @@ def body(t: Translator, meeting: Meeting, file: CalendarFile, settings: Settings
 
 class MailDelivery(OutboxWorker):
     channel = Channel.EMAIL
+    worker_name = "email"
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], settings: Settings, **options: object

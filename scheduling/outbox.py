@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Exists, and_, exists, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from .db import transaction
 from .errors import describe
+from .heartbeats import Heartbeat
 from .models import Channel, OutboxMessage, OutboxState, TelegramUser, utcnow
 
 log = logging.getLogger(__name__)
@@ -98,6 +100,8 @@ class Outcome:
     blocked: bool = False
     error: str | None = None
     retry_in: timedelta | None = None
+    # False when the try never reached the recipient's side (asked to wait): not a try.
+    counts: bool = True
 
     @classmethod
     def done(cls, message_id: int | None = None) -> Outcome:
@@ -115,19 +119,51 @@ class Outcome:
     def retry(cls, error: str, after: timedelta | None = None) -> Outcome:
         return cls(error=error[:300], retry_in=after)
 
+    @classmethod
+    def later(cls, reason: str, after: timedelta) -> Outcome:
+        """Asked to wait (a rate limit): sent again after `after`, and not counted as a try."""
+        return cls(error=reason[:300], retry_in=after, counts=False)
+
+
+UNSETTLED = (OutboxState.PENDING, OutboxState.SENDING)
+
+
+def held_back(channel: Channel) -> Exists:
+    """True for a row when an earlier row to the same recipient is not yet settled."""
+    earlier = aliased(OutboxMessage)
+    recipient, theirs = (
+        (OutboxMessage.telegram_chat_id, earlier.telegram_chat_id)
+        if channel == Channel.TELEGRAM
+        else (OutboxMessage.email_to, earlier.email_to)
+    )
+    return exists().where(
+        earlier.channel == channel,
+        theirs == recipient,
+        earlier.id < OutboxMessage.id,
+        earlier.state.in_(UNSETTLED),
+    )
+
 
 async def claim(
     sessions: async_sessionmaker[AsyncSession], channel: Channel, now: datetime, batch: int
 ) -> list[int]:
-    """Take due rows of a channel (and rows whose sender died mid-send) for one worker."""
+    """Take due rows of a channel (and rows whose sender died mid-send) for one worker.
+
+    Only the first unsettled row of each recipient is taken: a recipient's messages go out one
+    at a time and in order, across every worker process, and a batch never holds two rows for
+    one recipient (so its rows may be sent concurrently).
+    """
     async with transaction(sessions) as session:
         rows = (
             await session.scalars(
                 select(OutboxMessage)
                 .where(
-                    OutboxMessage.channel == channel,
-                    OutboxMessage.state.in_([OutboxState.PENDING, OutboxState.SENDING]),
-                    OutboxMessage.next_attempt_at <= now,
+                    and_(
+                        OutboxMessage.channel == channel,
+                        OutboxMessage.state.in_(UNSETTLED),
+                        OutboxMessage.next_attempt_at <= now,
+                    ),
+                    ~held_back(channel),
                 )
                 .order_by(OutboxMessage.id)
                 .limit(batch)
@@ -148,8 +184,10 @@ async def record(
     async with transaction(sessions) as session:
         row = await session.get(OutboxMessage, row_id)
         assert row is not None
+        if not outcome.counts:
+            row.attempts = max(row.attempts - 1, 0)
         give_up = outcome.failed is not None or (
-            outcome.error is not None and row.attempts >= MAX_ATTEMPTS
+            outcome.error is not None and outcome.counts and row.attempts >= MAX_ATTEMPTS
         )
         if outcome.cancelled:
             row.state = OutboxState.CANCELLED
@@ -178,9 +216,15 @@ async def record(
 
 
 class OutboxWorker:
-    """Drains one channel: claims due rows, `deliver`s each, records the outcome."""
+    """Drains one channel: claims due rows, `deliver`s each, records the outcome.
+
+    Up to `concurrency` rows are in flight at once, each for a different recipient (see
+    `claim`); a row's recipient has its next row claimed only once this one is settled.
+    """
 
     channel: Channel
+    # The name its heartbeat is recorded under (scheduling.heartbeats), e.g. "delivery".
+    worker_name = "outbox"
 
     def __init__(
         self,
@@ -188,12 +232,15 @@ class OutboxWorker:
         *,
         batch_size: int = 20,
         idle_seconds: float = 1.0,
+        concurrency: int = 1,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.sessions = sessions
         self.batch_size = batch_size
         self.idle_seconds = idle_seconds
+        self.concurrency = max(concurrency, 1)
         self.clock = clock
+        self.heartbeat = Heartbeat(sessions, self.worker_name)
 
     async def deliver(self, row_id: int) -> Outcome:
         raise NotImplementedError
@@ -201,33 +248,63 @@ class OutboxWorker:
     async def after(self, row: OutboxMessage) -> None:
         """What to do once a row is settled (e.g. tell the convener of a failure)."""
 
-    async def run_once(self) -> int:
-        claimed = await claim(self.sessions, self.channel, self.clock(), self.batch_size)
-        for row_id in claimed:
-            try:
-                outcome = await self.deliver(row_id)
-            except Exception as exc:  # one broken message must not stop the others
-                log.error("delivering outbox message %s failed: %s", row_id, describe(exc))
-                outcome = Outcome.retry(describe(exc))
+    async def handle(self, row_id: int) -> None:
+        """One claimed row: deliver it and record what came of it."""
+        try:
+            outcome = await self.deliver(row_id)
+        except Exception as exc:  # one broken message must not stop the others
+            log.error("delivering outbox message %s failed: %s", row_id, describe(exc))
+            outcome = Outcome.retry(describe(exc))
+        try:
             await self.after(await record(self.sessions, row_id, outcome, self.clock()))
-        return len(claimed)
+        except Exception as exc:  # the database is away: the lease runs out, and it is retried
+            log.error("outbox message %s: the outcome was not recorded: %s", row_id, describe(exc))
+
+    async def run_once(self) -> int:
+        """Send everything due now (a recipient's rows one after another); how many tries."""
+        handled = 0
+        limit = asyncio.Semaphore(self.concurrency)
+
+        async def one(row_id: int) -> None:
+            async with limit:
+                await self.handle(row_id)
+
+        while claimed := await claim(self.sessions, self.channel, self.clock(), self.batch_size):
+            await asyncio.gather(*(one(row_id) for row_id in claimed))
+            handled += len(claimed)
+        return handled
 
     async def run_until(self, stop: asyncio.Event, wake: asyncio.Event | None = None) -> None:
-        """Send until `stop` is set; between batches wait for `wake` or a moment."""
+        """Send until `stop` is set, then finish the rows in hand.
+
+        Claims whenever a place is free, so that a slow recipient never holds up the others;
+        between claims waits for a row to be settled, for `wake`, or a moment.
+        """
         wake = wake or asyncio.Event()
+        in_flight: set[asyncio.Task[None]] = set()
         while not stop.is_set():
-            try:
-                handled = await self.run_once()
-            except Exception as exc:  # the database may be away for a moment: try again later
-                log.error("the outbox could not be drained: %s", describe(exc))
-                handled = 0
-            if handled:
-                continue
+            await self.heartbeat()
             wake.clear()
+            wanted = min(self.batch_size, self.concurrency - len(in_flight))
+            claimed: list[int] = []
+            if wanted > 0:
+                try:
+                    claimed = await claim(self.sessions, self.channel, self.clock(), wanted)
+                except Exception as exc:  # the database may be away for a moment
+                    log.error("the outbox could not be drained: %s", describe(exc))
+            for row_id in claimed:
+                task = asyncio.create_task(self.handle(row_id))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+            if claimed and len(claimed) == wanted and len(in_flight) < self.concurrency:
+                continue  # more may be due, and there is room for them
             waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(
-                    asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED), self.idle_seconds
+                    asyncio.wait([*waiters, *in_flight], return_when=asyncio.FIRST_COMPLETED),
+                    self.idle_seconds,
                 )
             for waiter in waiters:
                 waiter.cancel()
+        if in_flight:
+            await asyncio.gather(*in_flight, return_exceptions=True)

@@ -15,6 +15,7 @@ import inspect
 import itertools
 import json
 import math
+import random
 import re
 import secrets
 import time
@@ -563,6 +564,28 @@ class FakeBotAPI:
         """Fault the next `times` calls of a method ("429[:N]", "500", "502", "drop", ...)."""
         self._next_faults.extend([(method.lower(), fault)] * times)
 
+    def random_faults(
+        self,
+        fraction: float,
+        *,
+        seed: int = 0,
+        kinds: tuple[str, ...] = ("429", "500", "drop"),
+        retry_after: int = 1,
+        methods: tuple[str, ...] = _RATE_LIMITED,
+    ) -> None:
+        """Fault a `fraction` of the calls to sending methods, chosen by a seeded random:
+        "429" (with `retry_after`), "500", "502", "drop" (the connection closes before the
+        message is taken) or "drop_after" (closes after it was taken). 0 turns them off."""
+        chooser = random.Random(seed)
+
+        def fault(method: str, params: JSON) -> str | None:
+            if not method.lower().startswith(methods) or chooser.random() >= fraction:
+                return None
+            kind = chooser.choice(kinds)
+            return f"429:{retry_after}" if kind == "429" else kind
+
+        self.faults = fault if fraction > 0 else None
+
     async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10) -> Any:
         """Wait until predicate() is truthy (re-checked after every API event); return it."""
         loop = asyncio.get_running_loop()
@@ -1029,10 +1052,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--token", default="123456:TEST-TOKEN")
     parser.add_argument("--bot-username", default="kerralla_test_bot")
     parser.add_argument("--limits", action="store_true", help="enforce Telegram rate limits")
+    parser.add_argument(
+        "--faults", type=float, default=0.0, help="fault this fraction of sending calls"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="the faults' random seed")
     args = parser.parse_args(argv)
 
     async def serve() -> None:
         api = FakeBotAPI(args.token, args.bot_username, limits=args.limits)
+        api.random_faults(args.faults, seed=args.seed)
         await api.start(args.host, args.port)
         print(f"Fake Telegram Bot API at {api.url} (base_url={api.url}/bot)", flush=True)
         try:

@@ -219,6 +219,46 @@ async def test_rate_limits(monkeypatch: pytest.MonkeyPatch) -> None:
         assert api.rate_limited == 1 and len(api.messages(UID)) == FakeBotAPI.RATE_PRIVATE[1]
 
 
+async def test_the_overall_limit_refuses_the_31st_message_in_a_second() -> None:
+    async with FakeBotAPI(token=TOKEN, limits=True) as api:
+        for chat in range(1, 41):
+            api.user(chat)
+        async with Bot(TOKEN, base_url=f"{api.url}/bot") as limited:
+            with pytest.raises(RetryAfter):
+                for chat in range(1, 41):
+                    await limited.send_message(chat, "hei")
+        assert api.rate_limited == 1
+        # A burst of 30 passes (plus what refilled while they were sent), not 40.
+        assert 30 <= sum(len(api.messages(chat)) for chat in range(1, 41)) < 40
+
+
+async def seeded_faults(seed: int) -> list[str]:
+    async with FakeBotAPI(token=TOKEN) as api:
+        api.user(UID)
+        api.random_faults(0.2, seed=seed)
+        outcomes = []
+        async with Bot(TOKEN, base_url=f"{api.url}/bot") as faulty:
+            for _ in range(100):
+                try:
+                    await faulty.send_message(UID, "hei")
+                    outcomes.append("ok")
+                except RetryAfter:
+                    outcomes.append("429")
+                except NetworkError:
+                    outcomes.append("error")
+            assert await faulty.get_me()  # only sending methods are faulted
+        assert len(api.messages(UID)) == outcomes.count("ok")
+    return outcomes
+
+
+async def test_random_faults_hit_a_fraction_of_the_calls_the_same_way_for_a_seed() -> None:
+    first = await seeded_faults(seed=7)
+    assert 8 <= 100 - first.count("ok") <= 35
+    assert {"429", "error"} <= set(first)
+    assert await seeded_faults(seed=7) == first
+    assert await seeded_faults(seed=8) != first
+
+
 async def test_application_polling(api: FakeBotAPI) -> None:
     async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await update.effective_message.reply_text(

@@ -65,7 +65,11 @@ async def test_kerralla_run_migrates_answers_start_and_stops(
         )
         try:
             health = await wait_until_healthy(port, process)
-            assert health == {"status": "ok", "database": "ok"}
+            assert health["status"] == "ok" and health["database"] == "ok"
+            assert {name for name, w in health["workers"].items() if w["alive"]} == {
+                "delivery",
+                "jobs",
+            }
             await api.wait_for(lambda: api.calls_to("getUpdates"), timeout=20)
 
             api.user(501, first_name="Aino", language_code="fi")

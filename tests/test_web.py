@@ -1,4 +1,5 @@
-"""The web face: the visitor's language, the language switcher, headers and the health check."""
+"""The web face: the visitor's language, the language switcher and headers (the health
+check: test_health.py)."""
 
 from __future__ import annotations
 
@@ -60,19 +61,3 @@ async def test_pages_keep_links_to_themselves_and_nothing_else(client: TestClien
     assert "default-src 'self'" in response.headers["Content-Security-Policy"]
     css = await client.get("/static/kerralla.css")
     assert css.status == 200
-
-
-async def test_health(client: TestClient) -> None:
-    response = await client.get("/healthz")
-    assert response.status == 200
-    assert await response.json() == {"status": "ok", "database": "ok"}
-
-
-async def test_health_fails_when_the_database_is_unreachable() -> None:
-    url = "postgresql+asyncpg://postgres@127.0.0.1:1/test"
-    services = build_services(settings_for_test(url, "http://127.0.0.1:9"))
-    async with TestClient(TestServer(build_web_app(services))) as test_client:
-        response = await test_client.get("/healthz")
-        assert response.status == 503
-        assert (await response.json())["database"] == "unreachable"
-    await services.engine.dispose()

@@ -320,3 +320,21 @@ async def invitation_email_failed(
             name=seat_name(t, seat),
         )
     )
+
+
+@renders("telegram_delivery_failed")
+async def telegram_delivery_failed(
+    session: AsyncSession, t: Translator, row: OutboxMessage, ctx: RenderContext
+) -> Rendered | None:
+    found = await seated(session, row)
+    if found is None:
+        return None
+    meeting, seat = found
+    return Rendered(
+        t.gettext(
+            "A message about {meeting} did not reach {name} in Telegram. Please contact them "
+            "another way.",
+            meeting=heading(t, meeting, True),
+            name=seat_name(t, seat),
+        )
+    )

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from sqlalchemy import text
 
 from scheduling.calendar_files import feed
 from scheduling.db import READ_ONLY
@@ -15,6 +14,7 @@ from scheduling.models import utcnow
 from ..services import Services
 from . import family, summary
 from .context import SERVICES
+from .health import healthz
 from .pages import TEMPLATES, render, request_translator
 
 STATIC = TEMPLATES.parent / "static"
@@ -35,17 +35,6 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
         "frame-ancestors 'none'; base-uri 'none'",
     )
     return response
-
-
-async def healthz(request: web.Request) -> web.Response:
-    services = request.app[SERVICES]
-    try:
-        async with services.engine.connect() as connection:
-            await connection.execution_options(**READ_ONLY)
-            await connection.execute(text("SELECT 1"))
-    except Exception:  # any failure to reach the database is what this reports
-        return web.json_response({"status": "failing", "database": "unreachable"}, status=503)
-    return web.json_response({"status": "ok", "database": "ok"})
 
 
 async def calendar_feed(request: web.Request) -> web.Response:

@@ -304,6 +304,8 @@ async def question_page(request: web.Request) -> web.Response:
             except InvalidInput as refusal:
                 error = refusal.render(found.t)
         saved = questionnaire.read_answers(response, services.settings).get(question.id)
+        if error is not None and question.kind == QuestionKind.FREE_TEXT:
+            saved = value  # what they wrote stays on the page for them to shorten or fix
     if redirect is not None:  # after the commit: the answer is kept before moving on
         raise web.HTTPSeeOther(redirect)
     return page(

@@ -21,6 +21,7 @@ from .enums import (
     Sector,
     TokenPurpose,
 )
+from .health import WorkerHeartbeat
 from .meetings import (
     AvailabilityAnswer,
     CandidateTime,
@@ -77,5 +78,6 @@ __all__ = [
     "TelegramUser",
     "TokenPurpose",
     "UTCDateTime",
+    "WorkerHeartbeat",
     "utcnow",
 ]
