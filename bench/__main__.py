@@ -11,7 +11,7 @@ import os
 import platform
 from pathlib import Path
 
-BENCHMARKS = ("bench.candidates", "bench.jobs")
+BENCHMARKS = ("bench.candidates", "bench.jobs", "bench.tokens")
 RESULTS = Path(__file__).resolve().parent / "results.json"
 
 

@@ -182,6 +182,60 @@ def jobs(args: argparse.Namespace) -> int:
     return 0
 
 
+def rotate_key(args: argparse.Namespace) -> int:
+    from scheduling.db import create_engine, session_factory
+    from scheduling.key_rotation import report, rotate
+    from scheduling.models import utcnow
+
+    current = settings()
+    if current.data_key is None:
+        raise CommandError(
+            "DATA_KEY is not set: put the new key first and the old ones after it, "
+            "e.g. DATA_KEY=<new>,<old>"
+        )
+    if args.batch < 1:
+        raise CommandError("--batch must be at least 1")
+
+    async def main() -> tuple[list[str], bool]:
+        await prepare_database(current)
+        engine = create_engine(current.database_url)
+        try:
+            tallies = await rotate(
+                session_factory(engine), current, utcnow(), batch_size=args.batch
+            )
+        finally:
+            await engine.dispose()
+        return report(tallies)
+
+    lines, complete = asyncio.run(main())
+    print("\n".join(lines))
+    if not complete:
+        raise CommandError("some sealed values could not be read with any key in DATA_KEY")
+    return 0
+
+
+def show_audit(args: argparse.Namespace) -> int:
+    from scheduling import audit
+    from scheduling.models import utcnow
+
+    current = settings()
+
+    async def reading(session: AsyncSession) -> list[str]:
+        try:
+            if args.meeting is not None:
+                subject = await audit.meeting(session, args.meeting)
+            else:
+                subject = await audit.person(session, args.person)
+        except audit.UnknownSubject as exc:
+            raise CommandError(str(exc)) from None
+        rows = await audit.events(session, subject)
+        audit.record_reading(session, subject, utcnow())
+        return audit.lines(rows, subject, current.zone)
+
+    print("\n".join(in_transaction(reading)))
+    return 0
+
+
 def report(args: argparse.Namespace) -> int:
     """Held meetings per type and month, families who answered beforehand, and the share of
     families who did not have to tell their story again: counts only, never a family."""
@@ -272,6 +326,30 @@ def add_parsers(commands: argparse._SubParsersAction) -> None:  # type: ignore[t
         "List timed jobs that failed for good, newest first.",
     )
     parser.add_argument("--all", action="store_true", help="list pending jobs too")
+
+    parser = add(
+        "rotate-key",
+        rotate_key,
+        "re-encrypt every sealed value under the first key in DATA_KEY",
+        "Re-encrypt the family's answers and every other sealed value under the first key "
+        "in DATA_KEY (DATA_KEY=<new>,<old>), in small batches while Kerralla keeps running. "
+        "Safe to run again or after an interruption. Afterwards remove the old key from "
+        "DATA_KEY.",
+    )
+    parser.add_argument("--batch", type=int, default=200, help="rows per transaction (default 200)")
+
+    parser = add(
+        "audit",
+        show_audit,
+        "print who read or changed what, for a meeting or a person (never content)",
+        "Print the audit log for a meeting or a person: when, who, what they did, through "
+        "which channel, and what kind of thing, never its content. A person is a "
+        "professional or a family member: give ID, or professional:ID or family:ID when "
+        "the number is both. Reading the log is logged too.",
+    )
+    whose = parser.add_mutually_exclusive_group(required=True)
+    whose.add_argument("--meeting", type=int, metavar="ID", help="a meeting's id")
+    whose.add_argument("--person", metavar="ID", help="a professional's or family member's id")
 
     add(
         "report",

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -58,6 +59,10 @@ HINTS: dict[str, str] = {
     "CALENDAR_TIMEOUT_SECONDS": "set CALENDAR_TIMEOUT_SECONDS to seconds between 0 and 60",
     "CALENDAR_CACHE_SECONDS": "set CALENDAR_CACHE_SECONDS to seconds between 0 and 86400",
     "ALLOW_LOOPBACK_CALENDARS": "set ALLOW_LOOPBACK_CALENDARS to true or false",
+    "RATE_LIMIT_PER_TOKEN": "set RATE_LIMIT_PER_TOKEN to requests per minute, e.g. 60",
+    "RATE_LIMIT_PER_ADDRESS": "set RATE_LIMIT_PER_ADDRESS to requests per minute, e.g. 300",
+    "TRUSTED_PROXY": "set TRUSTED_PROXY to the reverse proxy's addresses or networks, separated "
+    "by commas (e.g. 127.0.0.1 or 10.0.0.0/24), or leave it empty",
     "FAMILY_REMINDER_DAYS": "set FAMILY_REMINDER_DAYS to a number of days between 0 and 60",
     "RETENTION_ANSWERS_DAYS": "set RETENTION_ANSWERS_DAYS to a number of days",
     "RETENTION_MEETINGS_DAYS": "set RETENTION_MEETINGS_DAYS to a number of days",
@@ -134,6 +139,12 @@ class Settings(BaseSettings):
     calendar_cache_seconds: int = Field(900, ge=0, le=86400)
     # Only for tests and local trials: lets calendar URLs point at this machine.
     allow_loopback_calendars: bool = False
+    # The secret-link pages (/f/, /s/, /ics/): requests per minute for one link and for one
+    # client address. The address is the connecting one; only when that is a TRUSTED_PROXY,
+    # the one the proxy wrote into X-Forwarded-For.
+    rate_limit_per_token: int = Field(60, ge=1, le=100_000)
+    rate_limit_per_address: int = Field(300, ge=1, le=1_000_000)
+    trusted_proxy: Annotated[tuple[IPv4Network | IPv6Network, ...], NoDecode] = ()
     # Reminding a family that has not answered, this many days before the answer deadline.
     family_reminder_days: int = Field(2, ge=0, le=60)
     # Retention: the family's answers, meetings and their circles, and the audit log.
@@ -238,6 +249,16 @@ class Settings(BaseSettings):
                 raise ValueError("is not a list of Telegram user ids")
             return tuple(int(p) for p in parts)
         return tuple(value or ())
+
+    @field_validator("trusted_proxy", mode="before")
+    @classmethod
+    def _trusted_proxy(cls, value: Any) -> tuple[IPv4Network | IPv6Network, ...]:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        try:
+            return tuple(ip_network(str(part), strict=False) for part in value or ())
+        except ValueError:
+            raise ValueError("is not a list of IP addresses or networks") from None
 
     @field_validator("log_level")
     @classmethod

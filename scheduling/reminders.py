@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, Executable, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from . import outbox
+from . import audit, outbox
 from .config import Settings
 from .jobs import JobContext, Skip, handles, schedule
 from .models import (
@@ -355,10 +355,7 @@ async def clean_up(session: AsyncSession, job: Job, context: JobContext) -> None
             OutboxMessage.created_at < now - timedelta(days=30),
         )
     )
-    audit_before = now - timedelta(days=settings.retention_audit_days)
-    counts["audit_events"] = await affected(
-        delete(AuditEvent).where(AuditEvent.occurred_at < audit_before)
-    )
+    counts["audit_events"] = await audit.purge_expired(session, settings, now)
     counts["jobs"] = await affected(
         delete(Job).where(
             Job.state.in_([JobState.DONE, JobState.CANCELLED, JobState.FAILED]),

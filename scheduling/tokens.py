@@ -54,18 +54,22 @@ async def find(
 ) -> AccessToken | None:
     """The live token row for a secret (not expired, revoked or used), else None.
 
-    Unknown, expired, revoked, used and wrong-purpose tokens look the same to the caller.
+    Unknown, expired, revoked, used and wrong-purpose tokens look the same to the caller, and
+    cost the same: one indexed lookup by the secret's hash (so the time taken does not depend
+    on how much of a guess matches a real secret), with every condition in the same query, so
+    that no row comes back for any of them.
     """
-    if not token or len(token) > 64:
-        return None
-    row = await session.scalar(
-        select(AccessToken).where(AccessToken.token_hash == token_hash(token))
-    )
-    if row is None or row.revoked_at is not None or row.used_at is not None:
-        return None
-    if row.expires_at <= now or (purpose is not None and row.purpose != purpose):
-        return None
-    return row
+    if not 0 < len(token) <= 64:
+        token = ""  # never issued: goes the same way as any other unknown secret
+    conditions = [
+        AccessToken.token_hash == token_hash(token),
+        AccessToken.revoked_at.is_(None),
+        AccessToken.used_at.is_(None),
+        AccessToken.expires_at > now,
+    ]
+    if purpose is not None:
+        conditions.append(AccessToken.purpose == purpose)
+    return await session.scalar(select(AccessToken).where(*conditions))
 
 
 async def revoke_for_professional(

@@ -15,6 +15,7 @@ from ..services import Services
 from . import family, summary
 from .context import SERVICES
 from .health import healthz
+from .limits import rate_limits
 from .pages import TEMPLATES, render, request_translator
 
 STATIC = TEMPLATES.parent / "static"
@@ -63,7 +64,9 @@ async def front_page(request: web.Request) -> web.Response:
 
 
 def build_web_app(services: Services) -> web.Application:
-    app = web.Application(middlewares=[security_headers], client_max_size=64 * 1024)
+    app = web.Application(
+        middlewares=[security_headers, rate_limits(services.settings)], client_max_size=64 * 1024
+    )
     app[SERVICES] = services
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/", front_page)

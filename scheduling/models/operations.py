@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import event
+from sqlalchemy.orm import Mapped, Mapper, ORMExecuteState, Session, mapped_column
 
 from .base import Base, enum_type, utcnow
 from .enums import AccessChannel, ActorKind, Channel, JobState, OutboxState, TokenPurpose
@@ -132,3 +133,32 @@ class AuditEvent(Base):
     meeting_id: Mapped[int | None] = mapped_column(sa.BigInteger)
     channel: Mapped[AccessChannel] = mapped_column(enum_type(AccessChannel, "channel"))
     details: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON)
+
+
+# -- the audit log is append-only -------------------------------------------------------------
+
+# The execution option only `scheduling.audit.purge_expired` sets: retention's deletion of rows
+# older than the audit period. Nothing else may change or delete an audit row.
+AUDIT_PURGE = "kerralla_audit_purge"
+
+
+class AuditLogIsAppendOnly(RuntimeError):
+    """Something tried to change or delete an audit row."""
+
+
+@event.listens_for(AuditEvent, "before_update")
+@event.listens_for(AuditEvent, "before_delete")
+def _refuse_change(_mapper: Mapper[AuditEvent], _connection: object, _row: AuditEvent) -> None:
+    raise AuditLogIsAppendOnly("audit rows are never changed or deleted")
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _refuse_bulk_change(state: ORMExecuteState) -> None:
+    if not (state.is_update or state.is_delete):
+        return
+    # An ORM statement names an annotated copy of the table: compare by name.
+    if getattr(getattr(state.statement, "table", None), "name", None) != AuditEvent.__tablename__:
+        return
+    if state.is_delete and state.execution_options.get(AUDIT_PURGE):
+        return
+    raise AuditLogIsAppendOnly("audit rows are never changed; only retention deletes them")
