@@ -41,7 +41,7 @@ lint: $(VENV)/.installed-test
 i18n: $(VENV)/.installed-test
 	$(BIN)/python -m tools.i18n
 
-# Speed figures (candidate search, job pickup), printed and written to bench/results.json.
+# Speed figures (the README's Benchmarks section), printed and written to bench/results.json.
 bench: $(VENV)/.installed-test
 	$(BIN)/python -m bench
 

@@ -11,7 +11,14 @@ import os
 import platform
 from pathlib import Path
 
-BENCHMARKS = ("bench.candidates", "bench.jobs", "bench.tokens")
+BENCHMARKS = (
+    "bench.candidates",
+    "bench.jobs",
+    "bench.tokens",
+    "bench.delivery",
+    "bench.updates",
+    "bench.process",
+)
 RESULTS = Path(__file__).resolve().parent / "results.json"
 
 
