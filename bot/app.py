@@ -14,7 +14,7 @@ from telegram.ext import Application
 
 from scheduling.calendars import FeedCache
 from scheduling.config import Settings
-from scheduling.db import create_engine, session_factory, transaction
+from scheduling.db import create_engine, one_process_at_a_time, session_factory, transaction
 from scheduling.errors import StartupError, describe
 from scheduling.jobs import JobWorker
 from scheduling.mail_delivery import MailDelivery
@@ -27,8 +27,10 @@ from .context import Context, translator_for
 from .delivery import Delivery
 from .rate_limit import TelegramRateLimiter
 from .services import Services
+from .shared_conversations import SharedConversations
 from .update_processor import PerUserUpdateProcessor
 from .web.app import build_web_app
+from .web.webhook import TelegramWebhook, register_webhook
 
 log = logging.getLogger(__name__)
 
@@ -77,12 +79,20 @@ def build_application(services: Services) -> Application:
     )
     application.bot_data["services"] = services
     handlers.install(application)
+    # Where each person is in a conversation lives in the database, so that any process can
+    # take their next update (several processes behind one webhook address).
+    processor = application.update_processor
+    assert isinstance(processor, PerUserUpdateProcessor)
+    processor.around = SharedConversations(application, services).around
     application.add_error_handler(on_error)
     return application
 
 
-async def start_web(services: Services) -> web.AppRunner:
-    runner = web.AppRunner(build_web_app(services), access_log=None, handle_signals=False)
+async def start_web(services: Services, webhook: TelegramWebhook | None = None) -> web.AppRunner:
+    app = build_web_app(services)
+    if webhook is not None:
+        webhook.add_route(app)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, services.settings.web_host, services.settings.web_port)
     try:
@@ -106,6 +116,7 @@ def stop_on_signals() -> asyncio.Event:
 
 async def start_jobs(services: Services, stop: asyncio.Event) -> asyncio.Task[None]:
     async with transaction(services.sessions) as session:
+        await one_process_at_a_time(session)  # several processes may start at once
         await schedule_retention(session, services.settings, utcnow())
     worker = JobWorker(services.sessions, services.settings, after_batch=services.outbox_wake.set)
     return asyncio.create_task(worker.run_until(stop))
@@ -124,11 +135,26 @@ async def run_worker(settings: Settings) -> None:
 
 
 async def run(settings: Settings) -> None:
-    """Run the bot (long polling) and the web server until SIGTERM or SIGINT."""
+    """Run the bot and the web server until SIGTERM or SIGINT.
+
+    Updates come by long polling, or — with TELEGRAM_WEBHOOK_SECRET and PUBLIC_BASE_URL set —
+    posted by Telegram to this process's web server, as to every other process behind the
+    same address. Stopping finishes the updates in hand first.
+    """
+    if settings.telegram_webhook_secret is not None and settings.webhook_url is None:
+        raise StartError(
+            "TELEGRAM_WEBHOOK_SECRET is set but PUBLIC_BASE_URL is not: set PUBLIC_BASE_URL to "
+            "the https:// address Telegram reaches Kerralla at, or leave the secret empty for "
+            "long polling"
+        )
     services = build_services(settings)
     stop = stop_on_signals()
-    runner = await start_web(services)
     application = build_application(services)
+    webhook = None
+    if settings.telegram_webhook_secret is not None:
+        webhook = TelegramWebhook(application, settings.telegram_webhook_secret.get_secret_value())
+    runner = await start_web(services, webhook)
+    web_stopped = False
     try:
         try:
             await application.initialize()
@@ -144,7 +170,10 @@ async def run(settings: Settings) -> None:
             ) from None
         await register_commands(application.bot, settings.default_locale)
         await application.start()
-        await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+        if webhook is not None:
+            await register_webhook(application, settings)
+        else:
+            await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
         jobs = await start_jobs(services, stop)
         delivery = Delivery(services, application.bot)
         sending = [asyncio.create_task(delivery.run_until(stop, services.outbox_wake))]
@@ -156,14 +185,21 @@ async def run(settings: Settings) -> None:
         )
         await stop.wait()
         log.info("Stopping")
+        if webhook is not None:
+            # No new requests; the updates in hand are finished (the proxy sends the next ones
+            # to the other processes). The webhook stays registered for them.
+            await runner.cleanup()
+            web_stopped = True
+        else:
+            await application.updater.stop()
+        await application.stop()  # finishes the updates in hand
         await jobs  # finishes the batch in hand
         await asyncio.gather(*sending)
-        await application.updater.stop()
-        await application.stop()
     finally:
         if application.running:
             await application.stop()
         with suppress(Exception):
             await application.shutdown()
-        await runner.cleanup()
+        if not web_stopped:
+            await runner.cleanup()
         await services.engine.dispose()

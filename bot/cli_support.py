@@ -29,18 +29,24 @@ async def prepare_database(settings: Settings) -> None:
 async def load_shipped_defaults(settings: Settings) -> None:
     """The shipped meeting types and question sets, on the very first start only."""
     from scheduling.catalog_data import ensure_defaults
-    from scheduling.db import create_engine, session_factory, transaction
+    from scheduling.db import create_engine, one_process_at_a_time, session_factory, transaction
 
     engine = create_engine(settings.database_url)
     try:
         async with transaction(session_factory(engine)) as session:
+            await one_process_at_a_time(session)  # several processes may start at once
             await ensure_defaults(session)
     finally:
         await engine.dispose()
 
 
 def secrets(settings: Settings) -> list[str]:
-    values = [settings.telegram_bot_token, settings.smtp_password, settings.data_key]
+    values = [
+        settings.telegram_bot_token,
+        settings.telegram_webhook_secret,
+        settings.smtp_password,
+        settings.data_key,
+    ]
     found = [v.get_secret_value() for v in values if v is not None]
     if settings.telegram_bot_token is not None:
         # The part of a bot token after the colon is the secret part.

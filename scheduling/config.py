@@ -36,6 +36,8 @@ HINTS: dict[str, str] = {
     "environment or in .env (see .env.example)",
     "TELEGRAM_API_URL": "set TELEGRAM_API_URL to the Bot API server's base URL, "
     "e.g. https://api.telegram.org",
+    "TELEGRAM_WEBHOOK_SECRET": "set TELEGRAM_WEBHOOK_SECRET to 32 or more random letters, digits, "
+    "_ or - (e.g. from `openssl rand -hex 32`), or leave it empty for long polling",
     "DATABASE_URL": "set DATABASE_URL, e.g. sqlite+aiosqlite:///data/kerralla.db or "
     "postgresql+asyncpg://user@host/kerralla",
     "PUBLIC_BASE_URL": "set PUBLIC_BASE_URL to the address people reach Kerralla at, "
@@ -75,7 +77,16 @@ HINTS: dict[str, str] = {
 }
 
 # Settings whose value must never be echoed back in an error.
-SECRET_SETTINGS = {"TELEGRAM_BOT_TOKEN", "SMTP_PASSWORD", "DATA_KEY", "DATABASE_URL"}
+SECRET_SETTINGS = {
+    "TELEGRAM_BOT_TOKEN",
+    "TELEGRAM_WEBHOOK_SECRET",
+    "SMTP_PASSWORD",
+    "DATA_KEY",
+    "DATABASE_URL",
+}
+# Where Telegram delivers updates in webhook mode, under PUBLIC_BASE_URL.
+WEBHOOK_PATH = "/telegram/webhook"
+WEBHOOK_SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{32,256}$")
 
 
 def _check_http_url(value: str) -> str:
@@ -112,6 +123,9 @@ class Settings(BaseSettings):
 
     telegram_bot_token: SecretStr | None = None
     telegram_api_url: str = "https://api.telegram.org"
+    # Set (with PUBLIC_BASE_URL): Telegram posts updates to PUBLIC_BASE_URL/telegram/webhook
+    # with this secret in a header, instead of Kerralla polling for them.
+    telegram_webhook_secret: SecretStr | None = None
     database_url: str = DEFAULT_DATABASE_URL
     public_base_url: str | None = None
     web_host: str = "127.0.0.1"
@@ -165,6 +179,15 @@ class Settings(BaseSettings):
             return None
         if not TELEGRAM_TOKEN_PATTERN.match(value.get_secret_value().strip()):
             raise ValueError("does not look like a bot token (digits, a colon, then letters)")
+        return SecretStr(value.get_secret_value().strip())
+
+    @field_validator("telegram_webhook_secret")
+    @classmethod
+    def _webhook_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if not WEBHOOK_SECRET_PATTERN.match(value.get_secret_value().strip()):
+            raise ValueError("is not 32 to 256 letters, digits, _ or -")
         return SecretStr(value.get_secret_value().strip())
 
     @field_validator("telegram_api_url")
@@ -284,6 +307,13 @@ class Settings(BaseSettings):
     def base_url(self) -> str:
         """Where people reach the web pages: PUBLIC_BASE_URL, else the local web server."""
         return self.public_base_url or f"http://{self.web_host}:{self.web_port}"
+
+    @property
+    def webhook_url(self) -> str | None:
+        """Where Telegram posts updates, or None for long polling (no webhook secret set)."""
+        if self.telegram_webhook_secret is None or self.public_base_url is None:
+            return None
+        return f"{self.public_base_url}{WEBHOOK_PATH}"
 
     @property
     def zone(self) -> ZoneInfo:

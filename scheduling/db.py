@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -88,6 +89,21 @@ async def transaction(
     async with sessions() as session, session.begin():
         await session.connection(execution_options=WRITE)
         yield session
+
+
+# Several processes may start at once against one PostgreSQL database: migrating and the
+# first start's set-up run under this advisory lock, one process after another.
+STARTUP_LOCK = 0x4B657272616C6C61  # "Kerralla" in ASCII
+
+
+async def one_process_at_a_time(target: AsyncConnection | AsyncSession) -> None:
+    """Wait for, and hold until this transaction ends, the start-up lock (PostgreSQL).
+
+    On SQLite the write lock every transaction takes already lets one process in at a time.
+    """
+    connection = target if isinstance(target, AsyncConnection) else await target.connection()
+    if connection.dialect.name == "postgresql":
+        await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": STARTUP_LOCK})
 
 
 class DatabaseUnavailable(StartupError):

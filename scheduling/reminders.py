@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, Executable, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from . import audit, outbox
+from . import audit, conversations, outbox
 from .config import Settings
 from .jobs import JobContext, Skip, handles, schedule
 from .models import (
@@ -356,6 +356,8 @@ async def clean_up(session: AsyncSession, job: Job, context: JobContext) -> None
         )
     )
     counts["audit_events"] = await audit.purge_expired(session, settings, now)
+    # Where someone stopped in a conversation a week ago (what they had typed, sealed).
+    counts["conversations"] = await conversations.forget_idle(session, now)
     counts["jobs"] = await affected(
         delete(Job).where(
             Job.state.in_([JobState.DONE, JobState.CANCELLED, JobState.FAILED]),

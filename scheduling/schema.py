@@ -13,7 +13,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection
 
-from .db import create_engine, is_sqlite
+from .db import create_engine, is_sqlite, one_process_at_a_time
 from .errors import StartupError
 from .models import Base
 
@@ -42,6 +42,7 @@ async def _run(url: str, action: Any) -> Any:
     engine = create_engine(url, foreign_keys=False, poolclass=pool.NullPool)
     try:
         async with engine.begin() as connection:
+            await one_process_at_a_time(connection)  # two processes never migrate at once
             result = await connection.run_sync(action)
             if is_sqlite(url):
                 broken = (await connection.execute(text("PRAGMA foreign_key_check"))).all()

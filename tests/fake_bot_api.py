@@ -1,6 +1,9 @@
 """A fake Telegram Bot API server (aiohttp on loopback) for end-to-end bot tests.
 
 Point PTB at it with ``base_url=f"{api.url}/bot"`` and ``base_file_url=f"{api.url}/file/bot"``.
+Updates wait for getUpdates, or — once setWebhook has registered a URL — are posted there with
+the secret header, as Telegram does (``fake_webhook.py``); ``local=True`` accepts http:// URLs
+on any port, like a self-hosted Bot API server started with ``--local``.
 Run ``python tests/fake_bot_api.py --port 8081 --token TOKEN`` for manual exploration.
 """
 
@@ -25,6 +28,8 @@ from html.parser import HTMLParser
 from typing import Any
 
 from aiohttp import web
+
+from .fake_webhook import Delivery, WebhookSender
 
 JSON = dict[str, Any]
 Fault = Callable[[str, JSON], str | int | None]
@@ -333,8 +338,9 @@ class FakeBotAPI:
         *,
         first_name: str = "Kerralla",
         limits: bool = False,
+        local: bool = False,
     ) -> None:
-        self.token, self.limits = token, limits
+        self.token, self.limits, self.local = token, limits, local
         head = token.split(":", 1)[0]
         self.bot: JSON = {
             "id": int(head) if head.isdigit() else 123456,
@@ -355,6 +361,8 @@ class FakeBotAPI:
         self.faulted: list[tuple[str, JSON, str]] = []
         self.rate_limited = 0
         self.webhook_url = ""
+        self.webhook_deliveries: list[Delivery] = []
+        self._webhook: WebhookSender | None = None
         self._next_faults: list[tuple[str, str]] = []
         self._messages: dict[int, dict[int, JSON]] = {}
         self._history: dict[tuple[int, int], list[JSON]] = {}
@@ -400,6 +408,8 @@ class FakeBotAPI:
     async def stop(self) -> None:
         self._closing = True
         self._bump()
+        if self._webhook is not None:
+            await self._webhook.stop()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -561,7 +571,8 @@ class FakeBotAPI:
         return list(self._updates)
 
     def fail_next(self, method: str, fault: str = "500", times: int = 1) -> None:
-        """Fault the next `times` calls of a method ("429[:N]", "500", "502", "drop", ...)."""
+        """Fault the next `times` calls of a method ("429[:N]", "500", "502", "drop",
+        "slow[:SECONDS]", ...)."""
         self._next_faults.extend([(method.lower(), fault)] * times)
 
     def random_faults(
@@ -787,12 +798,15 @@ class FakeBotAPI:
                     )
                 if fault == "drop":
                     return self._drop(request)
+                if fault.startswith("slow"):  # answers, but only after a while
+                    await asyncio.sleep(float(fault.partition(":")[2] or 1))
             if self.limits:
                 self._throttle(method, params)
             result = func(params)
             if inspect.isawaitable(result):
                 result = await result
         except ApiError as error:
+            print("APIERROR", method, params, error.payload())
             return web.json_response(error.payload(), status=error.code)
         finally:
             self._bump()
@@ -856,24 +870,55 @@ class FakeBotAPI:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(event.wait(), remaining)
 
-    def _api_setWebhook(self, params: JSON) -> bool:
+    async def _api_setWebhook(self, params: JSON) -> bool:
         url = str(params.get("url") or "")
-        if url and not url.startswith("https://"):
-            raise bad("bad webhook: An HTTPS URL must be provided for webhook")
-        self.webhook_url = url
+        if url and not self.local:
+            if not url.startswith("https://"):
+                raise bad("bad webhook: An HTTPS URL must be provided for webhook")
+            port = re.match(r"https://[^/:]+(?::(\d+))?", url)
+            if port and port.group(1) and int(port.group(1)) not in (443, 80, 88, 8443):
+                raise bad("bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443")
+        secret = params.get("secret_token")
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
+            raise bad("secret token contains unallowed characters")
+        max_connections = int(params.get("max_connections") or 40)
+        if not 1 <= max_connections <= 100:
+            raise bad("bad webhook: max_connections must be between 1 and 100")
+        if params.get("allowed_updates") is not None:
+            self._allowed = frozenset(params["allowed_updates"]) or _DEFAULT_UPDATES
         if params.get("drop_pending_updates"):
             self._updates.clear()
+        if self._webhook is not None:
+            await self._webhook.stop()
+            self._webhook = None
+        self.webhook_url = url
+        if url:
+            self._webhook = WebhookSender(self, url, secret, max_connections)
+            self._webhook.start()
         return True
 
-    def _api_deleteWebhook(self, params: JSON) -> bool:
-        return self._api_setWebhook({**params, "url": ""})
+    async def _api_deleteWebhook(self, params: JSON) -> bool:
+        return await self._api_setWebhook(
+            {"url": "", "drop_pending_updates": params.get("drop_pending_updates")}
+        )
 
     def _api_getWebhookInfo(self, params: JSON) -> JSON:
-        return {
+        info: JSON = {
             "url": self.webhook_url,
             "has_custom_certificate": False,
             "pending_update_count": len(self._updates),
         }
+        if self._webhook is not None:
+            info["max_connections"] = self._webhook.max_connections
+            info["allowed_updates"] = sorted(self._allowed)
+            if self._webhook.last_error:
+                info["last_error_date"], info["last_error_message"] = self._webhook.last_error
+        return info
+
+    @property
+    def webhook_secret(self) -> str | None:
+        """The secret the bot registered with setWebhook (None: none, or no webhook)."""
+        return self._webhook.secret if self._webhook is not None else None
 
     def _api_sendMessage(self, params: JSON) -> JSON:
         chat = self._chat(params)
@@ -1053,13 +1098,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--bot-username", default="kerralla_test_bot")
     parser.add_argument("--limits", action="store_true", help="enforce Telegram rate limits")
     parser.add_argument(
+        "--local", action="store_true", help="accept http:// webhooks on any port (--local)"
+    )
+    parser.add_argument(
         "--faults", type=float, default=0.0, help="fault this fraction of sending calls"
     )
     parser.add_argument("--seed", type=int, default=0, help="the faults' random seed")
     args = parser.parse_args(argv)
 
     async def serve() -> None:
-        api = FakeBotAPI(args.token, args.bot_username, limits=args.limits)
+        api = FakeBotAPI(args.token, args.bot_username, limits=args.limits, local=args.local)
         api.random_faults(args.faults, seed=args.seed)
         await api.start(args.host, args.port)
         print(f"Fake Telegram Bot API at {api.url} (base_url={api.url}/bot)", flush=True)

@@ -2,6 +2,7 @@
 
 from .base import Base, UTCDateTime, utcnow
 from .catalog import MeetingType, MeetingTypeRole, Question, QuestionSet
+from .conversations import ConversationState
 from .enums import (
     AccessChannel,
     ActorKind,
@@ -50,6 +51,7 @@ __all__ = [
     "CandidateTime",
     "Channel",
     "Consent",
+    "ConversationState",
     "FamilyMember",
     "FamilyRole",
     "Feedback",
