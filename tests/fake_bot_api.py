@@ -806,7 +806,6 @@ class FakeBotAPI:
             if inspect.isawaitable(result):
                 result = await result
         except ApiError as error:
-            print("APIERROR", method, params, error.payload())
             return web.json_response(error.payload(), status=error.code)
         finally:
             self._bump()
