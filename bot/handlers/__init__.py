@@ -7,6 +7,7 @@ import warnings
 from telegram.ext import Application
 from telegram.warnings import PTBUserWarning
 
+from .. import gate
 from . import (
     answers,
     calendar,
@@ -26,6 +27,7 @@ warnings.filterwarnings("ignore", message="If 'per_message=False'", category=PTB
 
 
 def install(application: Application) -> None:
+    gate.install(application)  # every command and button is checked first
     onboarding.install(application)
     convene.install(application)
     calendar.install(application)

@@ -97,7 +97,7 @@ async def readers(update: Update, context: Context) -> None:
     text = t.gettext(
         "Who may read your answers? Tap to change; whoever you take away loses access at once."
     )
-    if parts[1] == "t":
+    if parts[1] == "t" and update.effective_message.text:  # the list itself: shown anew
         await update.callback_query.edit_message_text(text, reply_markup=_keyboard(rows))
     else:
         await update.effective_message.reply_text(text, reply_markup=_keyboard(rows))
