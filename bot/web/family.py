@@ -179,6 +179,7 @@ async def calendar_file(request: web.Request) -> web.Response:
 async def consent_page(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     redirect = None
+    await request.post()  # the whole body first: the write lock is never held while it arrives
     async with transaction(services.sessions) as session:
         found = await visit(request, session)
         if found is None:
@@ -247,6 +248,7 @@ async def question_page(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     number = int(request.match_info["number"])
     redirect = None
+    await request.post()  # the whole body first: the write lock is never held while it arrives
     async with transaction(services.sessions) as session:
         found = await visit(request, session)
         if found is None:
@@ -323,6 +325,7 @@ async def question_page(request: web.Request) -> web.Response:
 async def review_page(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     redirect = None
+    await request.post()  # the whole body first: the write lock is never held while it arrives
     async with transaction(services.sessions) as session:
         found = await visit(request, session)
         if found is None:
@@ -372,6 +375,7 @@ async def review_page(request: web.Request) -> web.Response:
 async def feedback_page(request: web.Request) -> web.Response:
     """The one question after the meeting, with an optional comment; answering again changes it."""
     services = request.app[SERVICES]
+    await request.post()  # the whole body first: the write lock is never held while it arrives
     async with transaction(services.sessions) as session:
         found = await visit(request, session)
         if found is None:
@@ -408,6 +412,7 @@ async def data_page(request: web.Request) -> web.Response:
     """The family member's rights: see who may read, download everything, delete the answers."""
     services = request.app[SERVICES]
     deleted = None
+    await request.post()  # the whole body first: the write lock is never held while it arrives
     async with transaction(services.sessions) as session:
         found = await visit(request, session)
         if found is None:
@@ -433,6 +438,7 @@ async def data_page(request: web.Request) -> web.Response:
 
 async def data_download(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
+    await request.post()  # the whole body first: the write lock is never held while it arrives
     async with transaction(services.sessions) as session:
         found = await visit(request, session)
         if found is None:
