@@ -10,7 +10,7 @@ from contextlib import suppress
 from aiohttp import web
 from telegram import Update
 from telegram.error import InvalidToken, TelegramError
-from telegram.ext import Application
+from telegram.ext import Application, BaseRateLimiter
 
 from scheduling.calendars import FeedCache
 from scheduling.config import Settings
@@ -65,7 +65,10 @@ async def on_error(update: object, context: Context) -> None:
             )
 
 
-def build_application(services: Services) -> Application:
+def build_application(
+    services: Services, *, rate_limiter: BaseRateLimiter | None = None
+) -> Application:
+    """The bot; `rate_limiter` replaces Telegram's limits (the offline demo's fake has none)."""
     settings = services.settings
     assert settings.telegram_bot_token is not None
     application = (
@@ -73,7 +76,7 @@ def build_application(services: Services) -> Application:
         .token(settings.telegram_bot_token.get_secret_value())
         .base_url(f"{settings.telegram_api_url}/bot")
         .base_file_url(f"{settings.telegram_api_url}/file/bot")
-        .rate_limiter(TelegramRateLimiter(settings.telegram_messages_per_second))
+        .rate_limiter(rate_limiter or TelegramRateLimiter(settings.telegram_messages_per_second))
         .concurrent_updates(PerUserUpdateProcessor())
         .build()
     )

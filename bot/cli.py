@@ -1,11 +1,14 @@
-"""`kerralla run | migrate | generate-key`: the command line of Kerralla."""
+"""`kerralla run | migrate | worker | generate-key | demo`: the command line of Kerralla."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from scheduling.config import load_settings
 from scheduling.errors import StartupError, describe
@@ -72,6 +75,21 @@ def command_generate_key(_args: argparse.Namespace) -> int:
     return 0
 
 
+def command_demo(args: argparse.Namespace) -> int:
+    folder = Path(args.out) if args.out else Path(tempfile.mkdtemp(prefix="kerralla-demo-"))
+    if folder.exists() and (not folder.is_dir() or any(folder.iterdir())):
+        raise CommandError(f"{folder} is not an empty folder: give --out a new or empty one.")
+    folder.mkdir(parents=True, exist_ok=True)
+    # Everything the demo talks to is on this machine: never through a proxy.
+    for name in ("NO_PROXY", "no_proxy"):
+        os.environ[name] = ",".join(filter(None, [os.environ.get(name), "127.0.0.1", "localhost"]))
+    logs.configure("WARNING")
+    from .demo.run import run as run_demo
+
+    run_demo(args.lang, folder.resolve(), sys.stdout)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kerralla",
@@ -81,14 +99,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
 
-    def add(name: str, func: Callable[[argparse.Namespace], int], help_text: str) -> None:
+    def add(
+        name: str, func: Callable[[argparse.Namespace], int], help_text: str
+    ) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.set_defaults(func=func)
+        return sub
 
     add("run", command_run, "migrate the database, then run the bot and the web server")
     add("migrate", command_migrate, "bring the database to this version's schema")
     add("worker", command_worker, "run only the timed jobs (reminders, deadlines, clean-up)")
     add("generate-key", command_generate_key, "print a new DATA_KEY for encrypting data at rest")
+    demo = add(
+        "demo",
+        command_demo,
+        "play a whole meeting offline, without a Telegram token: a fake Telegram and mail "
+        "server on this computer, the real bot",
+    )
+    demo.add_argument(
+        "--lang", choices=["fi", "sv", "en"], default="fi", help="the people's language (fi)"
+    )
+    demo.add_argument(
+        "--out", metavar="DIR", help="where to write the emails and calendar files (a new folder)"
+    )
 
     admin_commands.add_parsers(commands)
     return parser
