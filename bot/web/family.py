@@ -108,7 +108,8 @@ def page(request: web.Request, visit: Visit, template: str, **values: object) ->
 
 async def checked_form(request: web.Request) -> dict[str, list[str]]:
     form = await request.post()
-    if not hmac.compare_digest(str(form.get("csrf", "")), csrf_value(request)):
+    sent = str(form.get("csrf", "")).encode("utf-8")  # bytes: any text compares, none matches
+    if not hmac.compare_digest(sent, csrf_value(request).encode()):
         raise web.HTTPForbidden(text="The form has expired; go back and try again.")
     values: dict[str, list[str]] = {}
     for key, value in form.items():
