@@ -65,7 +65,7 @@ async def test_a_forged_language_button_changes_nothing(bot: BotHarness) -> None
     question = await api.wait_for_message(31, "Millä kielellä")
     callback_id = api.press(31, question["message_id"], "lang:de", check=False)
     answer = await callback_answer(api, callback_id)
-    assert answer["text"] == "Tämä painike ei ole enää voimassa."
+    assert answer["text"] == "Tämä painike ei ole sinua varten."
     async with bot.services.sessions() as session:
         locale = await session.scalar(select(TelegramUser.locale).where(TelegramUser.id == 31))
     assert locale == "fi"

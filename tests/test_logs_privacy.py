@@ -393,7 +393,7 @@ async def stranger_hits_errors(bot: BotHarness, meeting_id: int) -> None:
     sorry = await api.wait_for_message(STRANGER, "Jokin meni pieleen")
     api.faults = None
     forged = api.press(STRANGER, sorry["message_id"], f"card:{meeting_id}", check=False)
-    assert (await callback_answer(api, forged))["text"] == "Tämä painike ei ole enää voimassa."
+    assert (await callback_answer(api, forged))["text"] == "Tämä painike ei ole sinua varten."
 
 
 async def ask_for_a_feed(bot: BotHarness) -> str:

@@ -129,7 +129,7 @@ async def test_the_card_reminders_co_convener_and_two_people_fixing_at_once(
     api.send_text(STRANGER, "/start")
     own = await api.wait_for_message(STRANGER)
     forged = api.press(STRANGER, own["message_id"], f"card:{meeting_id}", check=False)
-    assert (await callback_answer(api, forged))["text"] == "Tämä painike ei ole enää voimassa."
+    assert (await callback_answer(api, forged))["text"] == "Tämä painike ei ole sinua varten."
 
     reminded = await callback_answer(
         api, api.press(CONVENER, card["message_id"], button(card, "Påminn dem som inte har svarat"))
@@ -268,9 +268,9 @@ async def test_a_revoked_professional_sees_and_hears_nothing_more(bot: BotHarnes
         invitation["message_id"],
         invitation["reply_markup"]["inline_keyboard"][1][0]["callback_data"],
     )
-    assert (await callback_answer(api, pressed))["text"] == "Tämä painike ei ole enää voimassa."
+    assert (await callback_answer(api, pressed))["text"] == "Tämä painike ei ole sinua varten."
     card = api.press(TEACHER, invitation["message_id"], f"card:{meeting_id}", check=False)
-    assert (await callback_answer(api, card))["text"] == "Tämä painike ei ole enää voimassa."
+    assert (await callback_answer(api, card))["text"] == "Tämä painike ei ole sinua varten."
     # When the time is fixed, everyone else is told; they are not.
     mine = await open_card(bot, CONVENER, "Dina möten:", "(svar samlas in)")
     api.press(

@@ -121,7 +121,7 @@ async def test_asking_for_access_in_the_chat_and_being_approved(database_url: st
         api.send_text(402, "/start")
         their_own = await api.wait_for_message(402)
         forged = api.press(402, their_own["message_id"], approve, check=False)
-        assert (await callback_answer(api, forged))["text"] == "Tämä painike ei ole enää voimassa."
+        assert (await callback_answer(api, forged))["text"] == "Tämä painike ei ole sinua varten."
         async with bot.services.sessions() as session:
             state = await session.scalar(
                 select(Professional.state).where(Professional.telegram_user_id == 401)

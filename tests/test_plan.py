@@ -147,7 +147,7 @@ async def refused(bot: BotHarness, uid: int, meeting_id: int, expect: str) -> No
 async def test_only_the_conveners_can_touch_the_plan(bot: BotHarness) -> None:
     meeting_id, _ = await held(bot)
     await bot.api.wait_for_message(CONVENER, "Mötet har hållits")
-    await refused(bot, TEACHER, meeting_id, "Tämä painike ei ole enää voimassa.")
+    await refused(bot, TEACHER, meeting_id, "Tämä painike ei ole sinua varten.")
 
 
 async def test_no_plan_before_the_meeting(bot: BotHarness) -> None:
