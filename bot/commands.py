@@ -33,8 +33,9 @@ MEETINGS = Command("tapaamiset", "meetings", N_("Your meetings"))
 LANGUAGE = Command("kieli", "language", N_("Change the language"))
 HELP = Command("apua", "help", N_("What Kerralla does and how to use it"))
 CANCEL = Command("peru", "cancel", N_("Stop what you are doing"))
+MYDATA = Command("omat_tiedot", "mydata", N_("What Kerralla holds about you"))
 
-MENU = (NEW, MEETINGS, CALENDAR, LANGUAGE, HELP, CANCEL)
+MENU = (NEW, MEETINGS, CALENDAR, MYDATA, LANGUAGE, HELP, CANCEL)
 
 
 def menu_for(locale: str) -> list[BotCommand]:

@@ -21,7 +21,7 @@ from scheduling import access, meetings
 from scheduling.access import Need
 from scheduling.models import CandidateTime, Participant
 
-from .commands import CALENDAR, CANCEL, HELP, LANGUAGE, MEETINGS, NEW
+from .commands import CALENDAR, CANCEL, HELP, LANGUAGE, MEETINGS, MYDATA, NEW
 from .context import Context, services, translator_for
 
 Locate = Callable[[AsyncSession, list[str]], Awaitable[int | None]]
@@ -83,6 +83,7 @@ BUTTONS = [
     rule(r"^cal:off$", Need.PROFESSIONAL),
     rule(r"^mv:(direct|round)$", Need.PROFESSIONAL),
     rule(r"^pl:(add|send|text|undo|skip)$", Need.PROFESSIONAL),
+    rule(r"^me:(dl|del|del!)$", Need.PROFESSIONAL),  # their own profile
     # A meeting's participants see it and answer its times.
     rule(r"^card:\d+$", Need.PARTICIPANT, part(1)),
     rule(r"^av:\d+:[ymn-]$", Need.PARTICIPANT, candidate(1)),
@@ -100,7 +101,9 @@ BUTTONS = [
 ]
 
 COMMANDS = {
-    **dict.fromkeys(("start", *HELP.names, *LANGUAGE.names, *CANCEL.names), Need.ANYONE),
+    **dict.fromkeys(
+        ("start", *HELP.names, *LANGUAGE.names, *CANCEL.names, *MYDATA.names), Need.ANYONE
+    ),
     **dict.fromkeys(MEETINGS.names, Need.MEMBER),  # lists only the caller's own meetings
     **dict.fromkeys((*NEW.names, *CALENDAR.names), Need.PROFESSIONAL),
 }

@@ -129,6 +129,8 @@ BUTTONS = [
     ("pl:add", PROFESSIONALS),
     ("mv:direct", PROFESSIONALS),
     ("cal:off", PROFESSIONALS),
+    ("me:dl", PROFESSIONALS),
+    ("me:del", PROFESSIONALS),
     ("feed:new", EVERYONE),
     ("lang:en", EVERYONE),
     ("card:987654", set()),  # a meeting that does not exist
@@ -145,6 +147,7 @@ COMMANDS = [
     ("/apua", EVERYONE),
     ("/kieli", EVERYONE),
     ("/peru", EVERYONE),
+    ("/omat_tiedot", EVERYONE),
 ]
 
 

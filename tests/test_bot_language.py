@@ -96,11 +96,12 @@ async def test_commands_are_registered_for_each_language(bot: BotHarness) -> Non
     sv = {c["command"]: c["description"] for c in commands[("default", "sv")]}
     en = {c["command"]: c["description"] for c in commands[("default", "en")]}
     default = {c["command"]: c["description"] for c in commands[("default", "")]}
-    assert list(fi) == ["uusi", "tapaamiset", "kalenteri", "kieli", "apua", "peru"]
+    assert list(fi) == ["uusi", "tapaamiset", "kalenteri", "omat_tiedot", "kieli", "apua", "peru"]
     assert fi["uusi"] == "Kutsu koolle uusi tapaaminen"
-    assert list(sv) == ["new", "meetings", "calendar", "language", "help", "cancel"]
+    assert list(sv) == ["new", "meetings", "calendar", "mydata", "language", "help", "cancel"]
     assert sv["new"] == "Kalla till ett nytt möte"
     assert en["meetings"] == "Your meetings"
+    assert fi["omat_tiedot"] == "Mitä Kerrallassa on sinusta"
     assert default == fi
 
 

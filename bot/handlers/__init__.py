@@ -19,6 +19,7 @@ from . import (
     language,
     manage,
     onboarding,
+    own_data,
     plan,
 )
 
@@ -37,6 +38,7 @@ def install(application: Application) -> None:
     plan.install(application)
     feedback.install(application)
     family_rights.install(application)
+    own_data.install(application)
     language.install(application)
     # The catch-alls come last.
     general.install(application)
