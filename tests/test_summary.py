@@ -13,7 +13,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select, update
 
 from bot.web.app import build_web_app
-from scheduling import meetings, questionnaire
+from scheduling import meetings, questionnaire, summaries
 from scheduling.jobs import JobWorker
 from scheduling.models import (
     AccessChannel,
@@ -145,3 +145,36 @@ async def test_a_county_may_allow_the_summary_in_the_chat(bot: BotHarness) -> No
             )
         ).all()
     assert channels == [AccessChannel.TELEGRAM]
+
+
+async def test_a_young_person_decides_about_their_own_answers(bot: BotHarness) -> None:
+    """The guardian lets the teacher read; the young person, through their own link, lets
+    nobody: the teacher reads the guardian's words only."""
+    settings = bot.services.settings
+    meeting_id = await sisukas(bot)
+    now = utcnow()
+    async with bot.services.sessions() as session, session.begin():
+        meeting = await meetings.load(session, meeting_id)
+        people = [
+            await f.family_member(session, role=FamilyRole.GUARDIAN, locale="fi"),
+            await f.family_member(session, role=FamilyRole.CHILD, locale="fi"),
+        ]
+        for person in people:
+            await f.seat(session, meeting, person, role="guardian")
+        meeting = await meetings.load(session, meeting_id)
+        teacher = next(p for p in meeting.participants if p.role == "teacher")
+        web = AccessChannel.WEB
+        for person, words in zip(people, ["Huoltajan sanat.", "Nuoren omat sanat."], strict=True):
+            response = await questionnaire.response_for(session, meeting, person)
+            first = (await questionnaire.questions(session, response, person))[0]
+            await questionnaire.save_answer(
+                session, meeting, person, response, first, words, settings, now, web
+            )
+            allowed = person.role == FamilyRole.GUARDIAN
+            await questionnaire.set_consent(
+                session, meeting, person, response, teacher.id, allowed, now, web
+            )
+            await questionnaire.submit(session, meeting, person, response, now, web)
+        shown = await summaries.summary(session, meeting, teacher, "fi", settings, now, web)
+    words = [w for family in shown for _, w in family.answers]
+    assert words == ["Huoltajan sanat."]
