@@ -3,6 +3,7 @@ screen: chooses who may read, answers, leaves, comes back, edits, submits — wi
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -136,4 +137,47 @@ async def test_the_switcher_and_swedish(bot: BotHarness, site: str, browser: Bro
     await shot(page, "08-swedish-question")
     await page.get_by_role("button", name="Hoppa över").click()
     await page.wait_for_selector("text=Fråga 2 av")
+    await context.close()
+
+
+async def test_the_family_takes_a_reader_away_downloads_and_deletes(
+    bot: BotHarness, site: str, browser: Browser
+) -> None:
+    """In Swedish: answer one question for the teacher, then on "Your data" take the teacher
+    away, download everything, and delete the answers — all by clicking."""
+    _, token = await family_link(bot, "sv")
+    context = await browser.new_context(viewport=PHONE, locale="sv-FI", accept_downloads=True)
+    page = await context.new_page()
+    await page.goto(f"{site}/f/{token}/consent")
+    await page.get_by_label("lärare", exact=False).check()
+    await page.get_by_role("button", name="Fortsätt till frågorna").click()
+    await page.get_by_role("textbox").fill("Hon sover dåligt.")
+    await page.get_by_role("button", name="Spara och fortsätt").click()
+    await page.wait_for_selector("text=Fråga 2 av")
+
+    await page.goto(f"{site}/f/{token}")
+    await page.get_by_role("link", name="Dina uppgifter: se, ladda ner eller radera").click()
+    await page.wait_for_selector("h1:has-text('Dina uppgifter')")
+    await shot(page, "09-your-data")
+    async with page.expect_download() as waiting:
+        await page.get_by_role("link", name="Ladda ner mina uppgifter").click()
+    download = await waiting.value
+    assert download.suggested_filename == "kerralla-my-data.json"
+    saved = SHOTS / "my-data.json"
+    await download.save_as(str(saved))
+    assert "Hon sover dåligt." in await asyncio.to_thread(saved.read_text, encoding="utf-8")
+
+    await page.get_by_role("link", name="Ändra vem som får läsa").click()
+    await page.get_by_label("lärare", exact=False).uncheck()
+    await page.get_by_role("button", name="Fortsätt till frågorna").click()
+    await page.goto(f"{site}/f/{token}/data")
+    await page.get_by_role("button", name="Radera").click()
+    await page.wait_for_selector("text=Kryssa i rutan")
+    await page.get_by_label("Ja, radera mina svar").check()
+    await page.get_by_role("button", name="Radera").click()
+    await page.wait_for_selector("text=Dina svar har raderats.")
+    await shot(page, "10-deleted")
+    async with bot.services.sessions() as session:
+        left = (await session.scalars(select(QuestionnaireResponse))).all()
+    assert left == []
     await context.close()
