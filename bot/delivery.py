@@ -18,11 +18,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Bot, Message
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from scheduling import outbox
-from scheduling.db import READ_ONLY, transaction
+from scheduling.db import READ_ONLY
 from scheduling.models import (
     Channel,
     FamilyMember,
@@ -65,6 +66,8 @@ class Delivery(OutboxWorker):
             idle_seconds=idle_seconds,
             concurrency=concurrency,
             clock=clock,
+            lease=timedelta(seconds=services.settings.outbox_lease_seconds),
+            first_retry=timedelta(seconds=services.settings.outbox_retry_seconds),
         )
         self.services = services
         self.bot = bot
@@ -132,39 +135,38 @@ class Delivery(OutboxWorker):
             row.telegram_chat_id, rendered.text, reply_markup=rendered.buttons, **self.limits
         )
 
-    async def after(self, row: OutboxMessage) -> None:
+    async def after(self, session: AsyncSession, row: OutboxMessage) -> None:
         """A meeting's message that failed for good: the convener hears whom it missed, once
         per meeting and person (never about their own chat, which is the one failing)."""
         if row.state != OutboxState.FAILED or row.meeting_id is None:
             return
-        async with transaction(self.sessions) as session:
-            convener = await session.scalar(
-                select(TelegramUser)
-                .join(Professional, Professional.telegram_user_id == TelegramUser.id)
-                .join(Meeting, Meeting.convener_id == Professional.id)
-                .where(Meeting.id == row.meeting_id)
+        convener = await session.scalar(
+            select(TelegramUser)
+            .join(Professional, Professional.telegram_user_id == TelegramUser.id)
+            .join(Meeting, Meeting.convener_id == Professional.id)
+            .where(Meeting.id == row.meeting_id)
+        )
+        if convener is None or convener.id == row.telegram_chat_id:
+            return
+        seat = await session.scalar(
+            select(Participant.id)
+            .outerjoin(Professional, Participant.professional_id == Professional.id)
+            .outerjoin(FamilyMember, Participant.family_member_id == FamilyMember.id)
+            .where(
+                Participant.meeting_id == row.meeting_id,
+                (Professional.telegram_user_id == row.telegram_chat_id)
+                | (FamilyMember.telegram_user_id == row.telegram_chat_id),
             )
-            if convener is None or convener.id == row.telegram_chat_id:
-                return
-            seat = await session.scalar(
-                select(Participant.id)
-                .outerjoin(Professional, Participant.professional_id == Professional.id)
-                .outerjoin(FamilyMember, Participant.family_member_id == FamilyMember.id)
-                .where(
-                    Participant.meeting_id == row.meeting_id,
-                    (Professional.telegram_user_id == row.telegram_chat_id)
-                    | (FamilyMember.telegram_user_id == row.telegram_chat_id),
-                )
-                .limit(1)
-            )
-            if seat is None:
-                return
-            await outbox.tell(
-                session,
-                convener.id,
-                "telegram_delivery_failed",
-                convener.locale,
-                meeting_id=row.meeting_id,
-                dedupe_key=f"telegram-failed:{row.meeting_id}:{seat}",
-                participant_id=seat,
-            )
+            .limit(1)
+        )
+        if seat is None:
+            return
+        await outbox.tell(
+            session,
+            convener.id,
+            "telegram_delivery_failed",
+            convener.locale,
+            meeting_id=row.meeting_id,
+            dedupe_key=f"telegram-failed:{row.meeting_id}:{seat}",
+            participant_id=seat,
+        )

@@ -171,6 +171,12 @@ class Settings(BaseSettings):
     # /healthz fails when a due message or job has waited this long, or a worker is silent.
     health_stuck_seconds: int = Field(600, ge=60, le=86400)
     health_worker_silent_seconds: int = Field(120, ge=30, le=3600)
+    # The outbox: a message that could not be sent is tried again after this many seconds,
+    # doubling each time (at most ten minutes, six tries); one being sent is taken again (by
+    # any process) only after OUTBOX_LEASE_SECONDS, when the process sending it died — longer
+    # than one send can take.
+    outbox_retry_seconds: float = Field(5.0, ge=0.1, le=600)
+    outbox_lease_seconds: int = Field(120, ge=10, le=3600)
 
     @field_validator("telegram_bot_token")
     @classmethod

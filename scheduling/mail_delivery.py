@@ -7,6 +7,7 @@ else (4xx, no connection, a timeout) is tried again with backoff.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from . import meetings, outbox
 from .calendar_files import CalendarFile, for_participant
 from .config import Settings
-from .db import READ_ONLY, transaction
+from .db import READ_ONLY
 from .i18n import Translator, translator
 from .mail import PermanentMailError, TemporaryMailError, invitation_email, send
 from .models import Channel, Meeting, OutboxMessage, OutboxState, Professional, TelegramUser
@@ -63,6 +64,8 @@ class MailDelivery(OutboxWorker):
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], settings: Settings, **options: object
     ) -> None:
+        options.setdefault("lease", timedelta(seconds=settings.outbox_lease_seconds))
+        options.setdefault("first_retry", timedelta(seconds=settings.outbox_retry_seconds))
         super().__init__(sessions, **options)  # type: ignore[arg-type]
         self.settings = settings
 
@@ -123,25 +126,24 @@ class MailDelivery(OutboxWorker):
             return Outcome.retry(f"mail server: {type(exc).__name__} ({exc.code})")
         return Outcome.done()
 
-    async def after(self, row: OutboxMessage) -> None:
+    async def after(self, session: AsyncSession, row: OutboxMessage) -> None:
         """A refused address is reported to the convener in the chat, once."""
         if row.state != OutboxState.FAILED or row.meeting_id is None:
             return
-        async with transaction(self.sessions) as session:
-            convener_chat = await session.scalar(
-                select(TelegramUser)
-                .join(Professional, Professional.telegram_user_id == TelegramUser.id)
-                .join(Meeting, Meeting.convener_id == Professional.id)
-                .where(Meeting.id == row.meeting_id)
+        convener_chat = await session.scalar(
+            select(TelegramUser)
+            .join(Professional, Professional.telegram_user_id == TelegramUser.id)
+            .join(Meeting, Meeting.convener_id == Professional.id)
+            .where(Meeting.id == row.meeting_id)
+        )
+        if convener_chat is not None:
+            await outbox.tell(
+                session,
+                convener_chat.id,
+                "invitation_email_failed",
+                convener_chat.locale,
+                meeting_id=row.meeting_id,
+                # Once per meeting and person, not at every change of the meeting.
+                dedupe_key=f"mail-failed:{row.meeting_id}:{row.payload.get('participant_id')}",
+                participant_id=row.payload.get("participant_id"),
             )
-            if convener_chat is not None:
-                await outbox.tell(
-                    session,
-                    convener_chat.id,
-                    "invitation_email_failed",
-                    convener_chat.locale,
-                    meeting_id=row.meeting_id,
-                    # Once per meeting and person, not at every change of the meeting.
-                    dedupe_key=f"mail-failed:{row.meeting_id}:{row.payload.get('participant_id')}",
-                    participant_id=row.payload.get("participant_id"),
-                )

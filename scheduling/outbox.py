@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -81,12 +81,13 @@ async def _add(
 # -- sending: shared by every channel ----------------------------------------------------------
 
 LEASE = timedelta(minutes=2)
+FIRST_RETRY = timedelta(seconds=5)
 MAX_ATTEMPTS = 6
 
 
-def retry_delay(attempts: int) -> timedelta:
-    """5 s, 10 s, 20 s, … at most ten minutes between tries."""
-    return timedelta(seconds=min(5 * 2 ** max(attempts - 1, 0), 600))
+def retry_delay(attempts: int, first: timedelta = FIRST_RETRY) -> timedelta:
+    """5 s, 10 s, 20 s, … (from `first`, doubling) at most ten minutes between tries."""
+    return min(first * 2 ** max(attempts - 1, 0), timedelta(minutes=10))
 
 
 @dataclass(frozen=True)
@@ -145,9 +146,14 @@ def held_back(channel: Channel) -> Exists:
 
 
 async def claim(
-    sessions: async_sessionmaker[AsyncSession], channel: Channel, now: datetime, batch: int
+    sessions: async_sessionmaker[AsyncSession],
+    channel: Channel,
+    now: datetime,
+    batch: int,
+    lease: timedelta = LEASE,
 ) -> list[int]:
-    """Take due rows of a channel (and rows whose sender died mid-send) for one worker.
+    """Take due rows of a channel (and rows whose sender died mid-send, once their `lease`
+    has run out) for one worker.
 
     Only the first unsettled row of each recipient is taken: a recipient's messages go out one
     at a time and in order, across every worker process, and a batch never holds two rows for
@@ -173,14 +179,20 @@ async def claim(
         for row in rows:
             row.state = OutboxState.SENDING
             row.attempts += 1
-            row.next_attempt_at = now + LEASE
+            row.next_attempt_at = now + lease
         return [row.id for row in rows]
 
 
 async def record(
-    sessions: async_sessionmaker[AsyncSession], row_id: int, outcome: Outcome, now: datetime
+    sessions: async_sessionmaker[AsyncSession],
+    row_id: int,
+    outcome: Outcome,
+    now: datetime,
+    then: Callable[[AsyncSession, OutboxMessage], Awaitable[None]] | None = None,
+    first_retry: timedelta = FIRST_RETRY,
 ) -> OutboxMessage:
-    """Write down what came of a try; the row as it is now."""
+    """Write down what came of a try; the row as it is now. `then` runs in the same
+    transaction (e.g. to queue the notice of a failure, which a crash then cannot lose)."""
     async with transaction(sessions) as session:
         row = await session.get(OutboxMessage, row_id)
         assert row is not None
@@ -207,11 +219,13 @@ async def record(
         elif outcome.error is not None:
             row.state = OutboxState.PENDING
             row.last_error = outcome.error
-            row.next_attempt_at = now + (outcome.retry_in or retry_delay(row.attempts))
+            row.next_attempt_at = now + (outcome.retry_in or retry_delay(row.attempts, first_retry))
         else:
             row.state = OutboxState.SENT
             row.sent_at = now
             row.telegram_message_id = outcome.message_id
+        if then is not None:
+            await then(session, row)
         return row
 
 
@@ -234,8 +248,11 @@ class OutboxWorker:
         idle_seconds: float = 1.0,
         concurrency: int = 1,
         clock: Callable[[], datetime] = utcnow,
+        lease: timedelta = LEASE,
+        first_retry: timedelta = FIRST_RETRY,
     ) -> None:
         self.sessions = sessions
+        self.lease, self.first_retry = lease, first_retry
         self.batch_size = batch_size
         self.idle_seconds = idle_seconds
         self.concurrency = max(concurrency, 1)
@@ -245,8 +262,9 @@ class OutboxWorker:
     async def deliver(self, row_id: int) -> Outcome:
         raise NotImplementedError
 
-    async def after(self, row: OutboxMessage) -> None:
-        """What to do once a row is settled (e.g. tell the convener of a failure)."""
+    async def after(self, session: AsyncSession, row: OutboxMessage) -> None:
+        """What to do once a try is recorded (e.g. tell the convener of a failure), in the
+        transaction that records it."""
 
     async def handle(self, row_id: int) -> None:
         """One claimed row: deliver it and record what came of it."""
@@ -256,7 +274,7 @@ class OutboxWorker:
             log.error("delivering outbox message %s failed: %s", row_id, describe(exc))
             outcome = Outcome.retry(describe(exc))
         try:
-            await self.after(await record(self.sessions, row_id, outcome, self.clock()))
+            await record(self.sessions, row_id, outcome, self.clock(), self.after, self.first_retry)
         except Exception as exc:  # the database is away: the lease runs out, and it is retried
             log.error("outbox message %s: the outcome was not recorded: %s", row_id, describe(exc))
 
@@ -269,7 +287,9 @@ class OutboxWorker:
             async with limit:
                 await self.handle(row_id)
 
-        while claimed := await claim(self.sessions, self.channel, self.clock(), self.batch_size):
+        while claimed := await claim(
+            self.sessions, self.channel, self.clock(), self.batch_size, self.lease
+        ):
             await asyncio.gather(*(one(row_id) for row_id in claimed))
             handled += len(claimed)
         return handled
@@ -289,7 +309,9 @@ class OutboxWorker:
             claimed: list[int] = []
             if wanted > 0:
                 try:
-                    claimed = await claim(self.sessions, self.channel, self.clock(), wanted)
+                    claimed = await claim(
+                        self.sessions, self.channel, self.clock(), wanted, self.lease
+                    )
                 except Exception as exc:  # the database may be away for a moment
                     log.error("the outbox could not be drained: %s", describe(exc))
             for row_id in claimed:

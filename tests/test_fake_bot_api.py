@@ -205,6 +205,14 @@ async def test_fault_injection(api: FakeBotAPI, bot: Bot, monkeypatch: pytest.Mo
     assert api.messages(UID) == [] and len(api.faulted) == 3
     await bot.send_message(UID, "hei")
     assert len(api.messages(UID)) == 1
+    # Taken, but the answer never came back: the bot sees a network error, the chat the message.
+    api.fail_next("sendMessage", "drop_after")
+    with pytest.raises(NetworkError):
+        await bot.send_message(UID, "taken")
+    assert [m["text"] for m in api.messages(UID)] == ["hei", "taken"]
+    assert [(method, result["text"]) for method, result in api.lost_answers] == [
+        ("sendMessage", "taken")
+    ]
 
 
 async def test_rate_limits(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -360,6 +360,8 @@ class FakeBotAPI:
         self.files: dict[str, UploadedFile] = {}
         self.faults: Fault | None = None
         self.faulted: list[tuple[str, JSON, str]] = []
+        # What a call did although its answer never reached the bot ("drop_after").
+        self.lost_answers: list[tuple[str, Any]] = []
         self.rate_limited = 0
         self.webhook_url = ""
         self.webhook_deliveries: list[Delivery] = []
@@ -811,6 +813,7 @@ class FakeBotAPI:
         finally:
             self._bump()
         if fault == "drop_after":
+            self.lost_answers.append((method, copy.deepcopy(result)))
             return self._drop(request)
         return web.json_response({"ok": True, "result": result})
 
