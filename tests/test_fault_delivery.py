@@ -163,7 +163,12 @@ class Scenario:
 
 
 @pytest.fixture
-async def scenario(database_url: str, tmp_path: Path) -> AsyncIterator[Scenario]:
+async def scenario(db_kind: str, database_url: str, tmp_path: Path) -> AsyncIterator[Scenario]:
+    if db_kind != "postgresql":
+        pytest.skip(
+            "the fault scenario runs on PostgreSQL, the production database (about 80 s); "
+            "run with --db=postgresql"
+        )
     with FaultyMailbox(FRACTION, seed=SEED) as mailbox:
         async with FakeBotAPI(token=TOKEN) as api:
             settings = settings_for_test(
