@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
     Application,
@@ -20,7 +21,7 @@ from scheduling import meetings, plans
 from scheduling.db import transaction
 from scheduling.errors import InvalidInput
 from scheduling.i18n import N_, Translator
-from scheduling.models import AccessChannel, ActorKind, AuditEvent, Meeting, utcnow
+from scheduling.models import AccessChannel, ActorKind, AuditEvent, Meeting, Professional, utcnow
 from scheduling.people import approved_professional
 from scheduling.timeparse import parse_date
 
@@ -48,6 +49,18 @@ async def _managed(update: Update, context: Context, meeting_id: int) -> Meeting
         raise InvalidInput(N_("This button is no longer valid."))
     plans.check_open(meeting, utcnow())
     return meeting
+
+
+async def _locked(
+    session: AsyncSession, update: Update, context: Context
+) -> tuple[Meeting, Professional]:
+    """The conversation's meeting, locked for a change, and the presser, who must manage it."""
+    meeting_id = context.user_data.get("plan", {}).get("meeting", 0)
+    meeting = await meetings.load(session, meeting_id, lock=True)
+    by = await approved_professional(session, update.effective_user.id)
+    if meeting is None or by is None or not meetings.can_manage(meeting, by):
+        raise InvalidInput(N_("This button is no longer valid."))
+    return meeting, by
 
 
 async def _plan_text(context: Context, t: Translator, meeting: Meeting) -> tuple[str, int]:
@@ -165,10 +178,7 @@ async def gave_when(update: Update, context: Context) -> int:
         else:
             due = parse_date(update.effective_message.text or "", now.astimezone(t.zone).date())
         async with transaction(svc.sessions) as session:
-            meeting = await meetings.load(session, state.get("meeting", 0), lock=True)
-            by = await approved_professional(session, update.effective_user.id)
-            if meeting is None or not meetings.can_manage(meeting, by):
-                raise InvalidInput(N_("This button is no longer valid."))
+            meeting, by = await _locked(session, update, context)
             await plans.add(
                 session, meeting, item["what"], item.get("who"), due, svc.settings, now, by=by
             )
@@ -184,12 +194,7 @@ async def send(update: Update, context: Context) -> int:
     svc = services(context)
     try:
         async with transaction(svc.sessions) as session:
-            meeting = await meetings.load(
-                session, context.user_data.get("plan", {}).get("meeting", 0), lock=True
-            )
-            by = await approved_professional(session, update.effective_user.id)
-            if meeting is None or not meetings.can_manage(meeting, by):
-                raise InvalidInput(N_("This button is no longer valid."))
+            meeting, by = await _locked(session, update, context)
             told = await plans.share(session, meeting, svc.settings, utcnow(), by=by)
     except InvalidInput as error:
         await refuse(update, t, error)
@@ -247,12 +252,7 @@ async def undo(update: Update, context: Context) -> int:
     svc = services(context)
     try:
         async with transaction(svc.sessions) as session:
-            meeting = await meetings.load(
-                session, context.user_data.get("plan", {}).get("meeting", 0), lock=True
-            )
-            by = await approved_professional(session, update.effective_user.id)
-            if meeting is None or not meetings.can_manage(meeting, by):
-                raise InvalidInput(N_("This button is no longer valid."))
+            meeting, by = await _locked(session, update, context)
             await plans.remove_last(session, meeting, utcnow(), by=by)
     except InvalidInput as error:
         await refuse(update, t, error)
