@@ -199,6 +199,11 @@ class TelegramRateLimiter(BaseRateLimiter[Patience]):
                     raise
 
 
+def no_limits() -> TelegramRateLimiter:
+    """For a fake Bot API that enforces no limits (the demo, most tests): no waiting."""
+    return TelegramRateLimiter(10_000, burst=10_000, chat_per_second=10_000, chat_burst=10_000)
+
+
 def _chat_key(chat_id: Any) -> int | str | None:
     if chat_id is None:
         return None

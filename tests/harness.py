@@ -13,6 +13,7 @@ from telegram.ext import Application
 from bot.app import build_application, build_services
 from bot.commands import register_commands
 from bot.delivery import Delivery
+from bot.rate_limit import no_limits
 from bot.services import Services
 from scheduling.config import Settings, load_settings
 from scheduling.mail_delivery import MailDelivery
@@ -62,10 +63,16 @@ class BotHarness:
 
 
 @asynccontextmanager
-async def running_bot(database_url: str, **overrides: Any) -> AsyncIterator[BotHarness]:
+async def running_bot(
+    database_url: str, *, telegram_limits: bool = False, **overrides: Any
+) -> AsyncIterator[BotHarness]:
+    """The bot against a fake Bot API that enforces no limits, so by default the bot keeps
+    none either (conversations at full speed); `telegram_limits=True` keeps Telegram's."""
     async with FakeBotAPI(token=TOKEN) as api:
         services = build_services(settings_for_test(database_url, api.url, **overrides))
-        application = build_application(services)
+        application = build_application(
+            services, rate_limiter=None if telegram_limits else no_limits()
+        )
         await application.initialize()
         await register_commands(application.bot, services.settings.default_locale)
         await application.start()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 from sqlalchemy import select
@@ -18,7 +18,7 @@ from bot.rate_limit import Patience, TelegramRateLimiter, retry_seconds
 from scheduling import outbox
 from scheduling.models import OutboxMessage, OutboxState
 
-from .harness import BotHarness
+from .harness import BotHarness, running_bot
 
 
 @pytest.fixture(autouse=True)
@@ -36,6 +36,13 @@ def numbered() -> Iterator[None]:
     RENDERERS["test_numbered"] = render
     yield
     del RENDERERS["test_numbered"]
+
+
+@pytest.fixture
+async def bot(database_url: str) -> AsyncIterator[BotHarness]:
+    """The bot keeping Telegram's limits, as in production."""
+    async with running_bot(database_url, telegram_limits=True) as harness:
+        yield harness
 
 
 async def queue(bot: BotHarness, messages: list[tuple[int, int]]) -> None:

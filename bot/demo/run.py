@@ -20,7 +20,7 @@ from ..app import build_application, build_services, start_web
 from ..cli_support import prepare_database
 from ..commands import register_commands
 from ..delivery import Delivery
-from ..rate_limit import TelegramRateLimiter
+from ..rate_limit import no_limits
 from .mailbox import Mailbox, free_port
 from .player import Player, StageClock
 from .scenario import EMAIL_DOMAIN, Scenario, names
@@ -55,11 +55,6 @@ def demo_settings(api_url: str, database: Path, smtp_port: int, lang: str) -> Se
         timezone="Europe/Helsinki",
         default_locale=lang,
     )
-
-
-def no_limits() -> TelegramRateLimiter:
-    """The fake Bot API enforces no limits; the demo plays at its own pace."""
-    return TelegramRateLimiter(10_000, burst=10_000, chat_per_second=10_000, chat_burst=10_000)
 
 
 async def play(lang: str, folder: Path, out: TextIO) -> list[Path]:
