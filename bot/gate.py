@@ -3,7 +3,8 @@
 Each action names what it needs (scheduling.access.Need) and, for actions on one meeting, how
 to find the meeting in the button's data. A button that matches no rule is refused: a forged
 or unknown `callback_data` never reaches a handler. A refusal says so and changes nothing.
-Plain text needs no rule: it only continues a conversation whose first step was let through.
+Plain text needs no rule: it only continues a conversation whose first step was let through;
+text with control characters in it is refused here, for every handler.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from scheduling.models import CandidateTime, Participant
 from .commands import CALENDAR, CANCEL, HELP, LANGUAGE, MEETINGS, MYDATA, NEW
 from .context import Context, services, translator_for
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers in the database
 Locate = Callable[[AsyncSession, list[str]], Awaitable[int | None]]
 
 
@@ -66,7 +68,7 @@ class Rule:
 
 
 def rule(pattern: str, need: Need, meeting: Locate | None = None) -> Rule:
-    return Rule(re.compile(pattern), need, meeting)
+    return Rule(re.compile(pattern, re.ASCII), need, meeting)
 
 
 BUTTONS = [
@@ -116,8 +118,23 @@ def command_of(update: Update) -> str | None:
     return message.text.split()[0][1:].split("@")[0].lower()
 
 
+# Control characters no keyboard types (tab and line breaks are fine); PostgreSQL cannot even
+# store a NUL. Text carrying them is refused before any handler sees it.
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 async def gate(update: Update, context: Context) -> None:
     query = update.callback_query
+    message = update.message
+    if message is not None and CONTROL.search(message.text or message.caption or ""):
+        t = await translator_for(update, context)
+        await message.reply_text(
+            t.gettext(
+                "That message has characters in it that Kerralla cannot keep. "
+                "Please write it again."
+            )
+        )
+        raise ApplicationHandlerStop
     command = command_of(update)
     if update.effective_user is None or (query is None and command is None):
         return  # plain text continues a conversation that was let in
@@ -130,6 +147,9 @@ async def gate(update: Update, context: Context) -> None:
         data = query.data or ""
         found = next((r for r in BUTTONS if r.pattern.match(data)), None)
         need = found.need if found else None
+        numbers = [part for part in data.split(":") if part.isascii() and part.isdigit()]
+        if any(int(part) > MAX_ID for part in numbers):
+            need = None  # no row has such an id (and PostgreSQL's integers end before it)
     svc = services(context)
     allowed = False
     if need is not None:
