@@ -103,7 +103,9 @@ class Delivery(OutboxWorker):
             if "message is not modified" in exc.message.lower():
                 return Outcome.done(target_message)
             return Outcome.refused(f"BadRequest: {exc.message}")
-        except (NetworkError, TelegramError) as exc:
+        except NetworkError as exc:  # the connection broke or timed out: it may have arrived
+            return Outcome.retry(type(exc).__name__, uncertain=True)
+        except TelegramError as exc:
             return Outcome.retry(type(exc).__name__)
         return Outcome.done(message.message_id if message else target_message)
 

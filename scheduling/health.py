@@ -85,11 +85,20 @@ async def outbox_report(session: AsyncSession, channel: Channel, now: datetime) 
             )
         ).all()
     )
+    repeated = await session.scalar(
+        select(func.count()).where(
+            OutboxMessage.channel == channel,
+            OutboxMessage.state == OutboxState.SENT,
+            OutboxMessage.maybe_repeated.is_(True),
+        )
+    )
     return {
         "due": int(due),
         "oldest_due_seconds": _age(now, oldest),
         "pending": int(counts.get(OutboxState.PENDING, 0)),
         "failed": int(counts.get(OutboxState.FAILED, 0)),
+        # Sent after a try whose outcome was never known: may have arrived twice.
+        "maybe_repeated": int(repeated or 0),
     }
 
 

@@ -123,7 +123,10 @@ class MailDelivery(OutboxWorker):
         except PermanentMailError as exc:
             return Outcome.refused(f"refused by the mail server ({exc.code})")
         except TemporaryMailError as exc:
-            return Outcome.retry(f"mail server: {type(exc).__name__} ({exc.code})")
+            # Without a reply code the connection broke: the server may have taken it.
+            return Outcome.retry(
+                f"mail server: {type(exc).__name__} ({exc.code})", uncertain=exc.code is None
+            )
         return Outcome.done()
 
     async def after(self, session: AsyncSession, row: OutboxMessage) -> None:

@@ -103,6 +103,8 @@ class Outcome:
     retry_in: timedelta | None = None
     # False when the try never reached the recipient's side (asked to wait): not a try.
     counts: bool = True
+    # True when nobody knows whether it arrived (the connection broke mid-try).
+    uncertain: bool = False
 
     @classmethod
     def done(cls, message_id: int | None = None) -> Outcome:
@@ -117,8 +119,10 @@ class Outcome:
         return cls(failed=reason[:300], blocked=blocked)
 
     @classmethod
-    def retry(cls, error: str, after: timedelta | None = None) -> Outcome:
-        return cls(error=error[:300], retry_in=after)
+    def retry(
+        cls, error: str, after: timedelta | None = None, *, uncertain: bool = False
+    ) -> Outcome:
+        return cls(error=error[:300], retry_in=after, uncertain=uncertain)
 
     @classmethod
     def later(cls, reason: str, after: timedelta) -> Outcome:
@@ -177,6 +181,8 @@ async def claim(
             )
         ).all()
         for row in rows:
+            if row.state == OutboxState.SENDING:  # its sender died mid-send, perhaps after it
+                row.maybe_repeated = True
             row.state = OutboxState.SENDING
             row.attempts += 1
             row.next_attempt_at = now + lease
@@ -198,6 +204,8 @@ async def record(
         assert row is not None
         if not outcome.counts:
             row.attempts = max(row.attempts - 1, 0)
+        if outcome.uncertain:
+            row.maybe_repeated = True
         give_up = outcome.failed is not None or (
             outcome.error is not None and outcome.counts and row.attempts >= MAX_ATTEMPTS
         )

@@ -373,6 +373,11 @@ async def test_fifty_meetings_arrive_once_through_faults_and_two_kills(
     for channel in ("telegram", "email"):
         assert report["outbox"][channel]["failed"] == failed[channel]
         assert report["outbox"][channel]["pending"] == 0
+        flagged = sum(
+            r.channel.value == channel and r.state == OutboxState.SENT and r.maybe_repeated
+            for r in rows
+        )
+        assert report["outbox"][channel]["maybe_repeated"] == flagged
 
     telegram_faults = Counter(
         fault.partition(":")[0] for method, _, fault in api.faulted if method.lower() in SENDING
@@ -467,6 +472,9 @@ def check_telegram(scene: Scenario, rows: list[OutboxMessage]) -> dict[str, int]
         for extra in sorted(set(messages) - set(recorded)):
             if (chat, extra) in lost:
                 figures["telegram_answer_lost"] += 1
+                again = original.get(content(api, chat, extra))
+                # Sent again after the lost answer: said so (and counted in /healthz).
+                assert again is None or again.maybe_repeated, (chat, again.kind)
                 continue
             row = original.get(content(api, chat, extra))
             assert row is not None and row.id in scene.in_flight_at_kill, (
@@ -474,6 +482,7 @@ def check_telegram(scene: Scenario, rows: list[OutboxMessage]) -> dict[str, int]
             )
             killed[row.id] += 1
             assert killed[row.id] <= scene.in_flight_at_kill[row.id]
+            assert row.maybe_repeated, (chat, row.kind)  # taken up again after the kill
             figures["telegram_killed_mid_send"] += 1
         # An edit changes the message it edits, and no other.
         for edit in (r for r in chat_rows if r.edits_id is not None):
@@ -522,6 +531,8 @@ def check_email(scene: Scenario, rows: list[OutboxMessage]) -> dict[str, int]:
         )
         figures["email_answer_lost"] += unheard
         figures["email_killed_mid_send"] += killed
+        if row.state == OutboxState.SENT and len(arrived) > 1:
+            assert row.maybe_repeated, row.email_to  # a second copy is never silent
     return dict(figures)
 
 

@@ -101,6 +101,9 @@ class OutboxMessage(Base):
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_error: Mapped[str | None] = mapped_column(sa.Text)
+    # A try whose outcome was never known (the connection broke, or the sender died mid-send)
+    # came before: the recipient may have it twice. Neither Telegram nor SMTP can tell.
+    maybe_repeated: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     telegram_message_id: Mapped[int | None] = mapped_column(sa.BigInteger)
     meeting_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("meetings.id", ondelete="SET NULL"), index=True
