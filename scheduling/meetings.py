@@ -384,13 +384,15 @@ async def tell_circle(
     besides: int | None = None,
     key: str,
     **params: object,
-) -> None:
-    """The same news to everyone in the circle who uses Telegram, each in their language."""
+) -> int:
+    """The same news to everyone in the circle who uses Telegram, each in their language;
+    how many were told (not counting those this `key` already told)."""
+    told = 0
     for seat in meeting.participants:
         target = await reach(session, seat)
         if target is None or target[0] == besides:
             continue
-        await outbox.tell(
+        queued = await outbox.tell(
             session,
             target[0],
             kind,
@@ -400,6 +402,8 @@ async def tell_circle(
             participant_id=seat.id,
             **params,
         )
+        told += queued is not None
+    return told
 
 
 async def send_calendars(

@@ -10,11 +10,11 @@ from datetime import date, datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from . import outbox
 from .config import Settings
 from .crypto import seal, unseal
 from .errors import InvalidInput
 from .i18n import N_, Nn_, Translator
+from .meetings import tell_circle
 from .models import (
     AccessChannel,
     ActorKind,
@@ -24,7 +24,6 @@ from .models import (
     PlanItem,
     Professional,
 )
-from .recipients import reach
 
 MAX_WHAT = 500
 MAX_WHO = 200
@@ -165,20 +164,7 @@ async def share(
     if stamp is None:
         raise InvalidInput(N_("The plan has no items yet."))
     meeting.state = MeetingState.HELD
-    told = 0
-    for seat in meeting.participants:
-        target = await reach(session, seat)
-        if target is None:
-            continue
-        queued = await outbox.tell(
-            session,
-            target[0],
-            "plan_shared",
-            target[1],
-            meeting_id=meeting.id,
-            dedupe_key=f"plan:{seat.id}:{stamp.isoformat()}",
-        )
-        told += queued is not None
+    told = await tell_circle(session, meeting, "plan_shared", key=f"plan:{stamp.isoformat()}")
     _audit(session, meeting, by, "plan.share", now)
     await session.flush()
     return told

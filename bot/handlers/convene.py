@@ -61,6 +61,11 @@ def keyboard(rows: list[list[tuple[str, str]]]) -> InlineKeyboardMarkup:
     )
 
 
+def column(buttons: list[tuple[str, str]]) -> InlineKeyboardMarkup:
+    """One button a row."""
+    return keyboard([[button] for button in buttons])
+
+
 def draft(context: Context) -> dict:
     return context.user_data.setdefault("convene", {})
 

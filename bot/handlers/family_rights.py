@@ -6,7 +6,7 @@ from __future__ import annotations
 import io
 import json
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import InlineKeyboardButton, Update
 from telegram.ext import Application, CallbackQueryHandler
 
 from scheduling import family_data, meetings, questionnaire
@@ -16,7 +16,7 @@ from scheduling.i18n import N_, Translator
 from scheduling.models import AccessChannel, FamilyMember, Meeting, utcnow
 
 from ..context import Context, services, translator_for
-from .convene import refuse
+from .convene import column, refuse
 from .family import reader_labels
 
 CHAT = AccessChannel.TELEGRAM
@@ -24,12 +24,6 @@ CHAT = AccessChannel.TELEGRAM
 
 def button(t: Translator, meeting_id: int) -> InlineKeyboardButton:
     return InlineKeyboardButton(t.gettext("My data"), callback_data=f"fr:menu:{meeting_id}")
-
-
-def _keyboard(rows: list[tuple[str, str]]) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(text, callback_data=data)] for text, data in rows]
-    )
 
 
 async def _own(session, update: Update, meeting_id: int) -> tuple[Meeting, FamilyMember]:  # type: ignore[no-untyped-def]
@@ -56,7 +50,7 @@ async def menu(update: Update, context: Context) -> None:
             "Your data: you can change who may read your answers at any time, download "
             "everything Kerralla holds about you, or delete your answers for good."
         ),
-        reply_markup=_keyboard(
+        reply_markup=column(
             [
                 (t.gettext("Who may read your answers"), f"fr:who:{meeting_id}"),
                 (t.gettext("Download my data"), f"fr:dl:{meeting_id}"),
@@ -98,9 +92,9 @@ async def readers(update: Update, context: Context) -> None:
         "Who may read your answers? Tap to change; whoever you take away loses access at once."
     )
     if parts[1] == "t" and update.effective_message.text:  # the list itself: shown anew
-        await update.callback_query.edit_message_text(text, reply_markup=_keyboard(rows))
+        await update.callback_query.edit_message_text(text, reply_markup=column(rows))
     else:
-        await update.effective_message.reply_text(text, reply_markup=_keyboard(rows))
+        await update.effective_message.reply_text(text, reply_markup=column(rows))
 
 
 async def download(update: Update, context: Context) -> None:
@@ -144,9 +138,7 @@ async def delete(update: Update, context: Context) -> None:
                 "Your answers and your choices of who may read them are deleted for good. "
                 "Only the fact that you deleted them is recorded."
             ),
-            reply_markup=_keyboard(
-                [(t.gettext("Yes, delete my answers"), f"fr:del!:{meeting_id}")]
-            ),
+            reply_markup=column([(t.gettext("Yes, delete my answers"), f"fr:del!:{meeting_id}")]),
         )
         return
     await update.callback_query.edit_message_text(

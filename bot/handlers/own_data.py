@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import json
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Update
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from scheduling import own_profile
@@ -19,14 +19,9 @@ from scheduling.people import Role, approved_professional, role_of
 from ..commands import MEETINGS, MYDATA
 from ..context import Context, services, translator_for
 from ..vocabulary import sector_name
+from .convene import column
 
 CHAT = AccessChannel.TELEGRAM
-
-
-def _keyboard(rows: list[tuple[str, str]]) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(text, callback_data=data)] for text, data in rows]
-    )
 
 
 async def show(update: Update, context: Context) -> None:
@@ -69,7 +64,7 @@ async def show(update: Update, context: Context) -> None:
     ]
     await update.effective_message.reply_text(
         "\n".join(lines),
-        reply_markup=_keyboard(
+        reply_markup=column(
             [
                 (t.gettext("Download my data"), "me:dl"),
                 (t.gettext("Delete my profile"), "me:del"),
@@ -103,7 +98,7 @@ async def delete(update: Update, context: Context) -> None:
                 "deleted and you can no longer convene or see meetings. The meetings you were "
                 "in stay for the others in them. This cannot be undone."
             ),
-            reply_markup=_keyboard([(t.gettext("Yes, delete my profile"), "me:del!")]),
+            reply_markup=column([(t.gettext("Yes, delete my profile"), "me:del!")]),
         )
         return
     async with transaction(services(context).sessions) as session:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 
 from sqlalchemy.ext.asyncio import AsyncSession
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
+from telegram import Update
 from telegram.ext import (
     Application,
     CallbackQueryHandler,
@@ -28,16 +28,10 @@ from scheduling.timeparse import parse_date
 from ..commands import CANCEL
 from ..context import Context, services, translator_for
 from ..messages import heading
-from .convene import refuse
+from .convene import column, refuse
 
 WHAT, WHO, WHEN, OVERVIEW = range(4)
 SHOWN = 3500  # characters of the plan shown in the chat; the plain-text copy has everything
-
-
-def _keyboard(rows: list[tuple[str, str]]) -> InlineKeyboardMarkup:
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(text, callback_data=data)] for text, data in rows]
-    )
 
 
 async def _managed(update: Update, context: Context, meeting_id: int) -> Meeting:
@@ -94,7 +88,7 @@ async def _show(
         ]
     rows.append((t.gettext("Convene the next meeting"), f"next:{meeting.id}"))
     await update.effective_message.reply_text(
-        "\n\n".join(part for part in (note, text) if part), reply_markup=_keyboard(rows)
+        "\n\n".join(part for part in (note, text) if part), reply_markup=column(rows)
     )
     return OVERVIEW
 
@@ -135,7 +129,7 @@ async def gave_what(update: Update, context: Context) -> int:
     context.user_data.setdefault("plan", {})["item"] = {"what": what}
     await update.effective_message.reply_text(
         t.gettext("Who does it? Write a role or a name."),
-        reply_markup=_keyboard([(t.gettext("Skip"), "pl:skip")]),
+        reply_markup=column([(t.gettext("Skip"), "pl:skip")]),
     )
     return WHO
 
@@ -158,7 +152,7 @@ async def gave_who(update: Update, context: Context) -> int:
             return WHO
     await update.effective_message.reply_text(
         t.gettext("By when? Write a date, like 15.1."),
-        reply_markup=_keyboard([(t.gettext("Skip"), "pl:skip")]),
+        reply_markup=column([(t.gettext("Skip"), "pl:skip")]),
     )
     return WHEN
 
