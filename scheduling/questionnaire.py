@@ -232,6 +232,14 @@ async def save_answer(
     await session.flush()
 
 
+def as_shown(question: Asked, value: str | list[str] | None) -> str | None:
+    """An answer as a reader sees it: chosen options by their labels, text as written."""
+    labels = dict(question.options)
+    if isinstance(value, list):
+        return ", ".join(labels.get(v, v) for v in value)
+    return labels.get(value, value) if value is not None else None
+
+
 def read_answers(
     response: QuestionnaireResponse, settings: Settings
 ) -> dict[int, str | list[str] | None]:

@@ -75,14 +75,8 @@ async def summary(
         for question in sorted(questions.values(), key=lambda q: q.position):
             if question.id not in words:
                 continue
-            value = words[question.id]
             asked = questionnaire.asked(question, locale, plain=False)
-            if isinstance(value, list):
-                labels = dict(asked.options)
-                value = ", ".join(labels.get(v, v) for v in value)
-            elif value is not None and asked.options:
-                value = dict(asked.options).get(value, value)
-            rows.append((asked.text, value))
+            rows.append((asked.text, questionnaire.as_shown(asked, words[question.id])))
         questionnaire.audit(session, member, "answers.read", response, channel, now, reader=reader)
         shown.append(FamilyAnswers(member, rows))
     return shown

@@ -330,12 +330,7 @@ async def show_review(update: Update, context: Context, note: str = "") -> int:
     lines = [note] if note else []
     lines.append(t.gettext("Your answers:"))
     for number, question in enumerate(asked, 1):
-        value = answers.get(question.id)
-        if isinstance(value, list):
-            labels = dict(question.options)
-            value = ", ".join(labels.get(v, v) for v in value)
-        elif value is not None and question.options:
-            value = dict(question.options).get(value, value)
+        value = questionnaire.as_shown(question, answers.get(question.id))
         shown = str(value)[:PREVIEW] + ("…" if value and len(str(value)) > PREVIEW else "")
         lines.append(f"{number}. {question.text}\n→ {shown if value else t.gettext('No answer')}")
     lines.append(

@@ -348,12 +348,7 @@ async def review_page(request: web.Request) -> web.Response:
         questionnaire.audit(session, member, "answers.read", response, WEB, utcnow())
         rows = []
         for number, question in enumerate(asked, 1):
-            value = answers.get(question.id)
-            if isinstance(value, list):
-                labels = dict(question.options)
-                value = ", ".join(labels.get(v, v) for v in value)
-            elif value is not None and question.options:
-                value = dict(question.options).get(value, value)
+            value = questionnaire.as_shown(question, answers.get(question.id))
             rows.append({"number": number, "question": question.text, "answer": value})
         until = await questionnaire.deadline(session, meeting)
         submitted = response.state == ResponseState.SUBMITTED
