@@ -43,11 +43,10 @@ class Caller:
 
 
 async def caller(session: AsyncSession, telegram_user_id: int, settings: Settings) -> Caller:
+    professional = await approved_professional(session, telegram_user_id)
+    role = Role.PROFESSIONAL if professional else await role_of(session, telegram_user_id)
     return Caller(
-        telegram_user_id,
-        await role_of(session, telegram_user_id),
-        telegram_user_id in settings.admin_telegram_ids,
-        await approved_professional(session, telegram_user_id),
+        telegram_user_id, role, telegram_user_id in settings.admin_telegram_ids, professional
     )
 
 
