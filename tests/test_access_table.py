@@ -5,6 +5,7 @@ database; an allowed one reaches its handler. The web routes are in the same tab
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,6 +14,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import gate
+from bot.commands import MENU
 from bot.web.app import build_web_app
 from scheduling import meetings, summaries
 from scheduling.feeds import renew
@@ -142,13 +145,35 @@ BUTTONS = [
 COMMANDS = [
     ("/uusi", PROFESSIONALS),
     ("/new", PROFESSIONALS),
+    ("/ny", PROFESSIONALS),
     ("/kalenteri", PROFESSIONALS),
+    ("/kalender", PROFESSIONALS),
     ("/tapaamiset", PROFESSIONALS | {"family", "other family"}),
+    ("/moten", PROFESSIONALS | {"family", "other family"}),
     ("/apua", EVERYONE),
+    ("/hjalp", EVERYONE),
     ("/kieli", EVERYONE),
+    ("/sprak", EVERYONE),
     ("/peru", EVERYONE),
+    ("/avbryt", EVERYONE),
     ("/omat_tiedot", EVERYONE),
+    ("/mina_uppgifter", EVERYONE),
 ]
+
+
+def test_every_name_of_a_command_is_let_through_alike() -> None:
+    """Each alias (Finnish, Swedish, English) needs exactly what its command needs, and every
+    name in the menus is a rule of the gate and a valid Telegram command name."""
+    for command in MENU:
+        needs = {name: gate.COMMANDS.get(name) for name in command.names}
+        assert None not in needs.values() and len(set(needs.values())) == 1, needs
+        assert len(set(command.names)) == 3
+        assert all(re.fullmatch(r"[a-z0-9_]{1,32}", name) for name in command.names)
+    every = [name for command in MENU for name in command.names]
+    assert len(every) == len(set(every)), "two commands share a name"
+    # The table below sends each Finnish and Swedish name and one English one through the bot.
+    sent = {c[1:] for c, _ in COMMANDS}
+    assert {c.finnish for c in MENU} | {c.swedish for c in MENU} <= sent
 
 
 async def snapshot(session: AsyncSession) -> dict[str, list[str]]:

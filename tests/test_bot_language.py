@@ -25,7 +25,7 @@ async def test_first_contact_takes_the_telegram_language(bot: BotHarness) -> Non
     assert (await api.wait_for_message(14))["text"].startswith(FI_GREETING)
     assert (await api.wait_for_message(15))["text"].startswith(FI_GREETING)
     sv = (await api.wait_for_message(12))["text"]
-    assert "Byt språk: /language. Anvisningar: /help" in sv
+    assert "Byt språk: /sprak. Anvisningar: /hjalp" in sv
     fi = (await api.wait_for_message(11))["text"]
     assert "Kielen vaihto: /kieli. Ohjeet: /apua" in fi
 
@@ -44,7 +44,7 @@ async def test_kieli_changes_the_language_and_it_is_remembered(bot: BotHarness) 
 
     api.send_text(21, "/apua")
     help_text = await api.wait_for_message(21, "Kommandon:")
-    assert "/language (/kieli) – Byt språk" in help_text["text"]
+    assert "/sprak (/language) – Byt språk" in help_text["text"]
     async with bot.services.sessions() as session:
         stored = await session.scalar(select(TelegramUser.locale).where(TelegramUser.id == 21))
     assert stored == "sv"
@@ -98,8 +98,10 @@ async def test_commands_are_registered_for_each_language(bot: BotHarness) -> Non
     default = {c["command"]: c["description"] for c in commands[("default", "")]}
     assert list(fi) == ["uusi", "tapaamiset", "kalenteri", "omat_tiedot", "kieli", "apua", "peru"]
     assert fi["uusi"] == "Kutsu koolle uusi tapaaminen"
-    assert list(sv) == ["new", "meetings", "calendar", "mydata", "language", "help", "cancel"]
-    assert sv["new"] == "Kalla till ett nytt möte"
+    # Swedish readers are offered Swedish names (Telegram allows only a-z, 0-9 and _).
+    assert list(sv) == ["ny", "moten", "kalender", "mina_uppgifter", "sprak", "hjalp", "avbryt"]
+    assert sv["ny"] == "Kalla till ett nytt möte"
+    assert list(en) == ["new", "meetings", "calendar", "mydata", "language", "help", "cancel"]
     assert en["meetings"] == "Your meetings"
     assert fi["omat_tiedot"] == "Mitä Kerrallassa on sinusta"
     assert default == fi
@@ -119,7 +121,7 @@ async def test_aliases_and_what_is_not_understood(bot: BotHarness) -> None:
         lambda: sum("Endast yrkespersoner" in m["text"] for m in api.messages(41)) == 2
     )
     api.send_text(41, "x" * 4096)
-    await api.wait_for_message(41, "Jag förstod inte. Kommandot /help visar vad du kan göra.")
+    await api.wait_for_message(41, "Jag förstod inte. Kommandot /hjalp visar vad du kan göra.")
     api.send_update(
         {
             "message": {

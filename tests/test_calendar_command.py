@@ -52,7 +52,7 @@ async def test_a_professional_sets_and_removes_their_calendar(database_url: str)
         assert stored == server.url("/feeds/me.ics")
 
         api.send_text(501, "/calendar")
-        again = await api.wait_for_message(501, "Kalenterisi on asetettu.")
+        again = await api.wait_for_message(501, "Kalenterisi on jo yhdistetty.")
         api.press(501, again["message_id"], "cal:off")
         await api.wait_for_message(501, "Kalenterisi poistettiin.")
         async with bot.services.sessions() as session:

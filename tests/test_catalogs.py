@@ -7,6 +7,7 @@ from babel.messages.catalog import Catalog
 
 from scheduling.i18n import DOMAIN, LOCALES, LOCALES_DIR, translator
 from tools.catalog_check import (
+    inflected_roles,
     read_catalog,
     template_problems,
     texts_in_code,
@@ -57,6 +58,22 @@ def test_the_checks_catch_what_they_should() -> None:
         "in messages.pot but not in the code: '{n} meeting'",
         "in the code but not in messages.pot: 'New'",
     ]
+
+
+def test_no_finnish_text_inflects_a_pasted_role_name() -> None:
+    catalog = read_catalog(LOCALES_DIR / "fi" / "LC_MESSAGES" / f"{DOMAIN}.po", "fi")
+    assert inflected_roles(catalog) == []
+    # What the check looks for: the old one-time-link text, and endings glued to a role.
+    broken = Catalog(locale="fi")
+    broken.add(
+        "Send this one-time link to the {role} yourself.",
+        "Lähetä tämä kertakäyttöinen linkki itse roolin {role} henkilölle.",
+    )
+    broken.add("Still needed: {roles}", "Vielä puuttuu: {roles}")
+    broken.add("Ask the {role}", "Kysy {role}lta")
+    broken.add("For the {role}", "Linkki on {role} henkilölle")
+    assert len(inflected_roles(broken)) == 3
+    assert "Vielä puuttuu" not in "".join(inflected_roles(broken))
 
 
 def test_each_locale_has_its_own_catalog() -> None:

@@ -121,7 +121,14 @@ async def test_a_team_meeting_is_convened_answered_and_fixed(bot: BotHarness) ->
     assert "Lisää ensin pakolliset roolit: huoltaja." in (await callback_answer(api, early))["text"]
 
     links = await choose(api, CONVENER, circle, "Kutsulinkki rooliin", "Missä roolissa?")
-    circle = await choose(api, CONVENER, links, "huoltaja *", "Lähetä tämä kertakäyttöinen linkki")
+    circle = await choose(
+        api,
+        CONVENER,
+        links,
+        "huoltaja *",
+        "Tässä kertakäyttöinen linkki, jolla huoltaja pääsee mukaan tapaamiseen. Lähetä se "
+        "hänelle itse (esimerkiksi tekstiviestillä).",
+    )
     assert re.search(
         r"Ilman Telegramia, verkossa: http://127\.0\.0\.1:8080/f/[A-Za-z0-9_-]{32}\n",
         circle["text"],
@@ -321,7 +328,7 @@ async def test_bad_input_mid_conversation_gets_a_short_answer_and_changes_nothin
     await api.wait_for_message(CONVENER, "Vastaa kirjoittamalla", after=latest)
     await reply(api, CONVENER, "x" * 4096, "Asiatunniste voi olla enintään 60 merkkiä")
     lengths = await reply(api, CONVENER, "AK-99", "Kuinka kauan")
-    await reply(api, CONVENER, "0", "Tapaamisen pituuden on oltava 1 minuutista 8 tuntiin.")
+    await reply(api, CONVENER, "0", "Tapaaminen voi kestää 1 minuutista 8 tuntiin.")
     await choose(api, CONVENER, lengths, "1 t", "Missä tapaatte?")
     windows = await reply(api, CONVENER, "Koulu", "Milloin tapaaminen")
     await reply(api, CONVENER, "1.1.2020–5.1.2020", "Päivien pitää olla tulevaisuudessa")
@@ -353,7 +360,7 @@ async def test_when_the_deadline_passes_the_convener_can_remind_or_fix(bot: BotH
         after_batch=bot.services.outbox_wake.set,
     )
     await worker.run_once()
-    told = await api.wait_for_message(2001, "Tiden för att svara på tiderna har gått ut")
+    told = await api.wait_for_message(2001, "Svarstiden har gått ut")
     assert (
         "Har inte svarat ännu (2): Olli Opettaja (luokanopettaja), Riitta Rehtori (rehtori)"
         in (told["text"])
@@ -366,3 +373,31 @@ async def test_when_the_deadline_passes_the_convener_can_remind_or_fix(bot: BotH
     assert (await callback_answer(api, fixed))["text"].startswith("Bestämt: ")
     async with bot.services.sessions() as session:
         assert (await session.get(Meeting, meeting_id)).state == MeetingState.SCHEDULED
+
+
+async def test_a_swedish_professional_convenes_with_the_swedish_commands(bot: BotHarness) -> None:
+    api = bot.api
+    await people(bot)
+    kinds = await reply(api, CURATOR, "/ny", "Vilket slags möte kallar du till?")
+    assert "(Du kan avbryta när som helst med /avbryt.)" in kinds["text"]
+    roles = await choose(api, CURATOR, kinds, "Familjecenterteam", "Vilken är din egen roll")
+    await choose(api, CURATOR, roles, "skolkurator", "Ge mötet en ärendebeteckning")
+    lengths = await reply(api, CURATOR, "SK-4", "Hur länge varar mötet?")
+    length = lengths["reply_markup"]["inline_keyboard"][0][0]["text"]
+    await choose(api, CURATOR, lengths, length, "Var träffas ni?")
+    windows = await reply(api, CURATOR, "Skolans mötesrum", "När kan mötet hållas?")
+    deadlines = await choose(api, CURATOR, windows, "De närmaste 2 veckorna", "ha svarat?")
+    circle = await choose(api, CURATOR, deadlines, "Inom 3 dagar", "Deltagare i mötet SK-4:")
+    links = await choose(api, CURATOR, circle, "Inbjudningslänk till en roll", "I vilken roll?")
+    circle = await choose(
+        api,
+        CURATOR,
+        links,
+        "vårdnadshavare *",
+        "Här är en engångslänk till den här platsen i mötet (vårdnadshavare). Skicka den själv",
+    )
+    await reply(api, CURATOR, "/avbryt", "Avbrutet. Inget sparades.")
+    async with bot.services.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Meeting)) == 0
+    meetings = await reply(api, CURATOR, "/moten", "Du har inga möten just nu.")
+    assert "Kalla till ett möte med /ny." in meetings["text"]

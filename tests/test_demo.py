@@ -60,8 +60,8 @@ def test_the_demo_plays_a_whole_meeting_in_finnish_and_in_swedish(tmp_path: Path
         "[Kerralla → ✉ olli.ojala@kuusilahti.example] Kutsu: Tapaaminen, ",
         "[Kerralla → Maija, huoltaja] ✎ Kiitos! Vastauksesi on tallennettu",
         "[Kerralla → Olli, luokanopettaja] Perheen vastaukset ennen tapaamista",
-        "[Kerralla → Riitta, rehtori] Perhe on vastannut kysymyksiin (Sisukas – SIS-24), mutta "
-        "ei halunnut jakaa vastauksiaan sinulle.",
+        "[Kerralla → Riitta, rehtori] Sisukas – SIS-24: perheen vastauksia ei jaeta sinulle "
+        "tässä tapaamisessa.",
         "[Kerralla 🌐 → Olli, luokanopettaja] Perheen vastaukset",
         "[Kerralla → Eeva, erityisopettaja] Muistutus: Sisukas – SIS-24",
         "[Kerralla → Stina, sosiaalityöntekijä] Tapaaminen on pidetty: Sisukas – SIS-24.",
@@ -102,7 +102,7 @@ def test_the_demo_plays_a_whole_meeting_in_finnish_and_in_swedish(tmp_path: Path
 
     # In Swedish: the same people, the bot answering in Swedish.
     for line in [
-        "[Stina, socialarbetare] → /new",
+        "[Stina, socialarbetare] → /ny",
         "[Kerralla → Olli, klasslärare] Stina Strand bjuder in dig till ett möte: Sisukas – SIS-24",
         "[Kerralla → Maija, vårdnadshavare] Tiden är bestämd: Möte",
         "[Kerralla → Maija, vårdnadshavare] Tack för din respons.",

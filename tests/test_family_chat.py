@@ -99,7 +99,7 @@ async def test_a_guardian_answers_in_the_chat(bot: BotHarness) -> None:
     assert "1. " in review["text"] and "→ Hon trivs i skolan nu." in review["text"]
     assert "Du valde 1 person som får läsa dina svar." in review["text"]
     thanks = await tap(review, "Skicka mina svar", "Tack! Dina svar är sparade")
-    assert "/meetings" in thanks["text"]
+    assert "/moten" in thanks["text"]
 
     async with bot.services.sessions() as session:
         response = await session.scalar(

@@ -100,7 +100,8 @@ async def test_on_the_page_in_swedish(bot: BotHarness, client: TestClient) -> No
     taken = await client.post(f"/f/{token}/consent", data={"csrf": csrf}, allow_redirects=False)
     assert taken.status == 303
     now_page = await (await client.get(link)).text()
-    assert WORDS not in now_page and "Perhe ei ole jakanut vastauksia sinulle." in now_page
+    assert WORDS not in now_page
+    assert "Perheen vastauksia ei jaeta sinulle tässä tapaamisessa." in now_page
 
     download = await client.get(f"/f/{token}/kerralla-my-data.json")
     assert download.headers["Content-Disposition"].startswith("attachment")
@@ -178,7 +179,7 @@ async def test_in_the_chat_in_finnish(bot: BotHarness, client: TestClient) -> No
             or None
         )
     )
-    assert "Perhe ei ole jakanut" in await (await client.get(link)).text()
+    assert "Perheen vastauksia ei jaeta sinulle" in await (await client.get(link)).text()
 
     ask = await tap(menu, "Poista vastaukseni", "Poistetaanko vastauksesi?")
     await tap(ask, "Kyllä, poista vastaukseni", "Vastauksesi on poistettu.")

@@ -43,7 +43,8 @@ texts = st.one_of(
     ),
 )
 commands = st.sampled_from(
-    ["/uusi", "/new", "/tapaamiset", "/kalenteri", "/kieli", "/apua", "/peru", "/start",
+    ["/uusi", "/new", "/ny", "/tapaamiset", "/moten", "/kalenteri", "/kieli", "/sprak",
+     "/apua", "/hjalp", "/peru", "/avbryt", "/start",
      "/start x", "/start " + "A" * 64, "/tuntematon"]
 )  # fmt: skip
 forged = st.one_of(

@@ -162,7 +162,7 @@ async def test_fix_move_cancel_reach_chats_and_mailboxes(
     api.send_text(CONVENER, "i morgon kl. 13.15")
     await api.wait_for(lambda: len(inbox.to("olli@kuusilahti.example")) == 2)
     update = inbox.to("olli@kuusilahti.example")[1]
-    assert str(update["Subject"]).startswith("Muuttunut: Tapaaminen, ")
+    assert str(update["Subject"]).startswith("Muutettu: Tapaaminen, ")
     moved = vobject.readOne(parts(update)[2].decode())
     assert moved.vevent.uid.value == meeting.ical_uid and moved.vevent.sequence.value == "1"
     await api.wait_for(lambda: len(api.documents(TEACHER)) == 2)

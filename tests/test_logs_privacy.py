@@ -319,7 +319,7 @@ async def convene(bot: BotHarness) -> tuple[str, str]:
     early = await tap(api, CONVENER, circle, "Valmis: ehdota aikoja")
     assert "pakolliset roolit: huoltaja" in (await callback_answer(api, early))["text"]
     links = await choose(api, CONVENER, circle, "Kutsulinkki rooliin", "Missä roolissa?")
-    circle = await choose(api, CONVENER, links, "huoltaja *", "Lähetä tämä kertakäyttöinen linkki")
+    circle = await choose(api, CONVENER, links, "huoltaja *", "linkki, jolla huoltaja pääsee")
     seat = re.search(r"\?start=([A-Za-z0-9_-]+)", circle["text"])
     page = re.search(r"/f/([A-Za-z0-9_-]+)\n", circle["text"])
     assert seat and page, circle["text"]

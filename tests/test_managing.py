@@ -144,7 +144,7 @@ async def test_the_card_reminders_co_convener_and_two_people_fixing_at_once(
     chooser = await api.wait_for_message(CONVENER, "Vem får bestämma, flytta och ställa in")
     api.press(CONVENER, chooser["message_id"], button(chooser, "Olli Opettaja (luokanopettaja)"))
     await api.wait_for_message(CONVENER, "Olli Opettaja är nu medsammankallare.")
-    await api.wait_for_message(TEACHER, "Stina Socialarbetare nimesi sinut apukoollekutsujaksi")
+    await api.wait_for_message(TEACHER, "nimesi sinut toiseksi koollekutsujaksi")
 
     # The convener and the co-convener fix different times at the same moment: one wins.
     theirs = await open_card(bot, TEACHER, "Tapaamisesi:", "(vastauksia kerätään)")
@@ -189,7 +189,7 @@ async def test_moving_straight_then_through_a_new_round_then_cancelling(bot: Bot
     await api.wait_for_message(CONVENER, "Jag kunde inte läsa tiden.")
     api.send_text(CONVENER, "i morgon kl. 13.15")
     await api.wait_for_message(CONVENER, "Flyttat till ")
-    moved = await api.wait_for_message(TEACHER, "Tapaaminen on siirtynyt: Sisukas – SS-7")
+    moved = await api.wait_for_message(TEACHER, "Tapaaminen on siirretty: Sisukas – SS-7")
     assert "13.15–14.15" in moved["text"]
     assert (await state_of(bot, meeting_id)).ical_sequence == 1
 

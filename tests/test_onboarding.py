@@ -130,6 +130,6 @@ async def test_asking_for_access_in_the_chat_and_being_approved(database_url: st
 
         api.press(ADMIN, request["message_id"], approve)
         await api.wait_for_message(ADMIN, "Hyväksytty: Sanna Sosiaali.")
-        await api.wait_for_message(401, "Din tillgång har godkänts. Kalla till ett möte med /new.")
+        await api.wait_for_message(401, "Din tillgång har godkänts. Kalla till ett möte med /ny.")
         again = api.press(ADMIN, request["message_id"], approve, check=False)
         assert (await callback_answer(api, again))["text"] == "Tämä pyyntö on jo käsitelty."

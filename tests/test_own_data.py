@@ -33,7 +33,7 @@ async def test_a_professional_sees_downloads_and_deletes_their_profile(bot: BotH
     assert "SS-7" not in json.dumps(data)
 
     api.press(CONVENER, profile["message_id"], button(profile, "Radera min profil"))
-    ask = await api.wait_for_message(CONVENER, "Radera din profil?", after=latest)
+    ask = await api.wait_for_message(CONVENER, "Vill du radera din profil?", after=latest)
     api.press(CONVENER, ask["message_id"], button(ask, "Ja, radera min profil"))
     await api.wait_for(
         lambda: "Din profil har raderats." in api.messages(CONVENER)[-1].get("text", "") or None

@@ -1,6 +1,7 @@
 """The one summary: at the summary time each professional the family chose gets a short-lived
-link to the family's words (question texts in their own language), everyone else only hears
-that the family chose not to share; every view is audited; the link ends with the meeting."""
+link to the family's words (question texts in their own language), everyone else only hears,
+neutrally, that the answers are not shared with them; every view is audited; the link ends with
+the meeting."""
 
 from __future__ import annotations
 
@@ -80,8 +81,12 @@ async def test_the_chosen_reader_gets_a_link_and_the_others_only_hear_no(
     message = await api.wait_for_message(TEACHER, "Perheen vastaukset ennen tapaamista")
     assert "Linkki toimii tapaamisen loppuun asti" in message["text"]
     assert "väsynyt" not in message["text"]  # not in the chat unless the county allows it
-    await api.wait_for_message(PRINCIPAL, "Perhe on vastannut kysymyksiin")
-    refused = await api.wait_for_message(CONVENER, "valde att inte dela")
+    principal = await api.wait_for_message(PRINCIPAL, "perheen vastauksia ei jaeta")
+    # Neutral: nothing says that the family chose, or chose against, this reader.
+    assert principal["text"].endswith(": perheen vastauksia ei jaeta sinulle tässä tapaamisessa.")
+    assert "halu" not in principal["text"] and "valitsi" not in principal["text"]
+    refused = await api.wait_for_message(CONVENER, "familjens svar delas inte med dig")
+    assert refused["text"].endswith(": familjens svar delas inte med dig inför det här mötet.")
     assert "/s/" not in refused["text"]
     assert not any("/s/" in m.get("text", "") for m in api.messages(PRINCIPAL))
 
@@ -136,7 +141,7 @@ async def test_a_county_may_allow_the_summary_in_the_chat(bot: BotHarness) -> No
     message = await bot.api.wait_for_message(TEACHER, "Perheen vastaukset ennen tapaamista")
     assert WORDS in message["text"]
     assert "\n→ Ei vastausta" in message["text"]
-    principal = await bot.api.wait_for_message(PRINCIPAL, "Perhe on vastannut kysymyksiin")
+    principal = await bot.api.wait_for_message(PRINCIPAL, "perheen vastauksia ei jaeta")
     assert "väsynyt" not in principal["text"]
     async with bot.services.sessions() as session:
         channels = (

@@ -1,5 +1,6 @@
 """What is wrong with the catalogs: texts missing from the template, untranslated or fuzzy
-entries, placeholders that differ. Used by tests/test_catalogs.py."""
+entries, placeholders that differ, role names pasted where Finnish would inflect them. Used by
+tests/test_catalogs.py."""
 
 from __future__ import annotations
 
@@ -18,6 +19,18 @@ ROOT = Path(__file__).resolve().parent.parent
 PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}|%\([A-Za-z_][A-Za-z0-9_]*\)[sdif]")
 
 Key = tuple[str | None, str]  # (context, msgid)
+
+# A role name is data in the nominative ("huoltaja", "lapsen asioista vastaava
+# sosiaalityöntekijä"). Finnish must not paste it where the sentence wants a case: "roolin
+# {role} henkilölle" reads "to the person of the role guardian", and "{role}lle" glues an ending
+# to a name that may be several words. The sentence is built so that the role stands alone.
+ROLE = r"\{[a-z_]*role[a-z_]*\}"
+INFLECTED_ROLE = re.compile(
+    rf"\b(roolin|roolille|roolilta|roolissa|roolista|henkilön|henkilölle|henkilöltä)\s+{ROLE}"
+    rf"|{ROLE}\s+(henkilö|roolissa|roolille|roolin)"
+    rf"|{ROLE}[a-zåäö]",
+    re.IGNORECASE,
+)
 
 
 def key(message: Message) -> Key:
@@ -93,4 +106,15 @@ def _placeholder_problems(
         f"{locale}: placeholders differ in {name!r}: {sorted(f)} for {sorted(expected)}"
         for f in found
         if f != expected
+    ]
+
+
+def inflected_roles(catalog: Catalog) -> list[str]:
+    """Finnish texts that paste a role name where it would have to be inflected."""
+    return [
+        f"{catalog.locale}: role pasted into an inflected frame: {string!r}"
+        for message in catalog
+        if message.id
+        for string in _strings(message)
+        if INFLECTED_ROLE.search(string)
     ]

@@ -498,9 +498,12 @@ async def chose_role(update: Update, context: Context) -> int:
                         "Without Telegram, on the web: {link}",
                         link=f"{svc.settings.base_url}/f/{opened.web_token}",
                     )
+                # Translators: {role} is a role name as stored (nominative); build the
+                # sentence so that it need not be inflected.
                 note = t.gettext(
-                    "Send this one-time link to the {role} yourself (by text message, for "
-                    "example). Whoever opens it takes this place in the circle:\n{link}",
+                    "Here is a one-time link to this place in the circle ({role}). Send it "
+                    "yourself (by text message, for example); whoever opens it takes the "
+                    "place:\n{link}",
                     role=in_language(role.names, t.locale),
                     link=link,
                 )

@@ -55,7 +55,7 @@ def help_text(t: Translator, role: Role) -> str:
     for command in MENU:
         if command in (NEW, CALENDAR) and role != Role.PROFESSIONAL:
             continue
-        other = command.english if t.locale == "fi" else command.finnish
+        other = command.other_for(t.locale)
         lines.append(f"{command.slash(t.locale)} (/{other}) – {t.gettext(command.description)}")
     return "\n".join(lines)
 

@@ -161,8 +161,7 @@ async def summary_not_shared(
         return None
     return Rendered(
         t.gettext(
-            "The family has answered the questions for {meeting} but chose not to share their "
-            "answers with you.",
+            "{meeting}: the family's answers are not shared with you for this meeting.",
             meeting=heading(t, meeting, True),
         )
     )
