@@ -64,7 +64,7 @@ async def test_a_guardian_answers_in_the_chat(bot: BotHarness) -> None:
         return await api.wait_for(shown)
 
     languages = await tap(joined, "Vastaa kysymyksiin", "Millä kielellä?")
-    intro = await tap(languages, "svenska", "Före mötet hjälper några frågor")
+    intro = await tap(languages, "svenska", "Några frågor före mötet hjälper alla")
     assert "Dina svar raderas 30 dagar efter mötet." in intro["text"]
     readers = await tap(intro, "Fortsätt", "Vem får läsa dina svar?")
     labels = [b["text"] for row in readers["reply_markup"]["inline_keyboard"] for b in row]
