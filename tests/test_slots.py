@@ -666,6 +666,85 @@ def test_a_new_busy_time_never_makes_a_time_better(
             assert new == old
 
 
+@settings(max_examples=300, deadline=None)
+@given(slot_requests(), st.integers(2, 8))
+def test_the_proposals_are_the_best_times_spread_over_days_and_times_of_day(
+    request: SlotRequest, limit: int
+) -> None:
+    zone = ZoneInfo(request.time_zone)
+    every = candidate_times(request)
+    proposed = candidate_times(request, limit)
+    assert len(proposed) == min(limit, len(every))
+    if not proposed:
+        return
+    hours = request.office_hours
+    for candidate in proposed:
+        start, end = candidate.start.astimezone(zone), candidate.end.astimezone(zone)
+        assert (
+            hours.start <= start.time() and end.time() <= hours.end and start.date() == end.date()
+        )
+
+    # None left out is better than one proposed; free-for-the-required ones come first.
+    chosen = {candidate.start for candidate in proposed}
+    left_out = [candidate for candidate in every if candidate.start not in chosen]
+    worst = max(quality(candidate, request) for candidate in proposed)
+    assert all(worst <= quality(candidate, request) for candidate in left_out)
+    required_free = sum(candidate.all_required_free for candidate in every)
+    assert sum(candidate.all_required_free for candidate in proposed) == min(limit, required_free)
+
+    # Inside every organisation's preferred hours whenever they leave room for all of them.
+    def ideal(candidate: Candidate) -> bool:
+        return candidate.all_required_free and all(
+            inside(preferred, candidate, zone) for preferred in request.preferred
+        )
+
+    if sum(map(ideal, every)) >= limit:
+        assert all(map(ideal, proposed))
+
+    # Among the best times there are, the proposals are spread: not all at one time of day
+    # when the best ones have more than one, not all on one day when they lie on several.
+    best = [c for c in every if quality(c, request) == quality(every[0], request)]
+    best_times = {candidate.start.astimezone(zone).time() for candidate in best}
+    best_days = {candidate.start.astimezone(zone).date() for candidate in best}
+    proposed_times = {candidate.start.astimezone(zone).time() for candidate in proposed}
+    proposed_days = {candidate.start.astimezone(zone).date() for candidate in proposed}
+    if len(best_times) > 1:
+        assert len(proposed_times) > 1
+    if len(best_days) > 1 and limit >= 3:
+        assert len(proposed_days) > 1
+
+
+def test_free_days_give_times_spread_over_the_day_not_the_first_of_each() -> None:
+    # The old ranking gave 8.00–9.30 on each of five days.
+    found = candidate_times(request(MON, date(2026, 12, 18), timedelta(minutes=90)), limit=5)
+    assert walls(found) == [
+        "14.12. 08.00",
+        "15.12. 14.30",
+        "16.12. 11.15",
+        "17.12. 09.30",
+        "18.12. 12.45",
+    ]
+
+
+def test_a_schools_after_twelve_moves_every_time_to_the_afternoon() -> None:
+    school = PreferredHours(time(12))
+    circle = (Attendee("teacher", (busy(TUE, 12, 16),), required=True), Attendee("social"))
+    found = candidate_times(
+        request(MON, date(2026, 12, 18), timedelta(minutes=90), *circle, preferred=(school,)),
+        limit=5,
+    )
+    # Tuesday afternoon the teacher is busy: the morning, outside the school's hours, is not
+    # offered while the other days' afternoons have room.
+    assert walls(found) == [
+        "14.12. 12.00",
+        "16.12. 14.30",
+        "17.12. 13.15",
+        "18.12. 12.30",
+        "14.12. 13.45",
+    ]
+    assert all(candidate.preferred == 1 for candidate in found)
+
+
 # -- bad input --------------------------------------------------------------------------------
 
 TODAY = date(2026, 12, 1)
