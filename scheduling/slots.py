@@ -21,6 +21,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
 from itertools import compress, groupby, repeat
 from operator import attrgetter
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from holidays import Finland
@@ -384,7 +385,7 @@ def _spread(tiers: list[list[_Entry]], count: int) -> list[_Entry]:
                 key=lambda i: (
                     day_uses.get(tier[i].day, 0) + time_uses.get(tier[i].minute, 0),
                     -distance[tier[i].minute],
-                    tier[i].candidate.start,
+                    tier[i].start,
                 ),
             )
             entry = tier.pop(best)
@@ -398,9 +399,11 @@ def _spread(tiers: list[list[_Entry]], count: int) -> list[_Entry]:
     return picked
 
 
-@dataclass(slots=True)
-class _Entry:
+class _Entry(NamedTuple):
+    """A candidate as ranked: tuples of these sort by quality, then start (starts are unique)."""
+
     quality: tuple[bool, int, int]
+    start: datetime
     day: date
     minute: int  # the local start's minutes after midnight: its time of day
     candidate: Candidate
@@ -451,19 +454,21 @@ def candidate_times(request: SlotRequest, limit: int | None = None) -> list[Cand
             busy = frozenset(compress(keys, pattern))
             split = patterns[pattern] = (everyone - busy, busy, required.isdisjoint(busy))
         free, busy, required_free = split
-        local_start, local_end = start.astimezone(zone), end.astimezone(zone)
-        preferred = sum(
-            hours.hold(local_start.time(), local_end.time()) for hours in request.preferred
-        )
+        local_start = start.astimezone(zone)
+        preferred = 0
+        if request.preferred:
+            opens, closes = local_start.time(), end.astimezone(zone).time()
+            preferred = sum(hours.hold(opens, closes) for hours in request.preferred)
         entries.append(
             _Entry(
                 (not required_free, -preferred, -len(free)),
+                start,
                 day,
                 local_start.hour * 60 + local_start.minute,
                 Candidate(start, end, free, busy, unknown, required_free, preferred),
             )
         )
-    entries.sort(key=lambda entry: (entry.quality, entry.candidate.start))
+    entries.sort()
     count = len(entries) if limit is None else min(limit, len(entries))
     tiers = [list(tier) for _, tier in groupby(entries, key=attrgetter("quality"))]
     picked = _spread(tiers, min(count, SPREAD_PICKS if limit is None else count))
