@@ -35,6 +35,7 @@ DEFAULT_MAX_WINDOW_DAYS = 120
 ISO_WEEKDAYS = frozenset(range(1, 8))
 _ONE_DAY = timedelta(days=1)
 _WORKING_DAY_SEARCH_DAYS = 3 * 366
+SPREAD_PICKS = 24  # how many of the best candidates are chosen to spread over days and hours
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
 
@@ -368,6 +369,16 @@ def _busy_flags(
     return flags
 
 
+class _Entry(NamedTuple):
+    """A candidate as ranked: tuples of these sort by quality, then start (starts are unique)."""
+
+    quality: tuple[bool, int, int]
+    start: datetime
+    day: date
+    minute: int  # the local start's minutes after midnight: its time of day
+    candidate: Candidate
+
+
 def _spread(tiers: list[list[_Entry]], count: int) -> list[_Entry]:
     """Pick `count` entries one by one, each from the best tier that has any left: the one
     with the fewest earlier picks on its day plus earlier picks at its very time of day, then
@@ -399,19 +410,6 @@ def _spread(tiers: list[list[_Entry]], count: int) -> list[_Entry]:
     return picked
 
 
-class _Entry(NamedTuple):
-    """A candidate as ranked: tuples of these sort by quality, then start (starts are unique)."""
-
-    quality: tuple[bool, int, int]
-    start: datetime
-    day: date
-    minute: int  # the local start's minutes after midnight: its time of day
-    candidate: Candidate
-
-
-SPREAD_PICKS = 24
-
-
 def candidate_times(request: SlotRequest, limit: int | None = None) -> list[Candidate]:
     """Candidate starts, best first. No two candidates share a start.
 
@@ -421,8 +419,8 @@ def candidate_times(request: SlotRequest, limit: int | None = None) -> list[Cand
     next time is the one with the fewest earlier times on its day and at its time of day, then
     the farthest in time of day from those already chosen, then the earliest. So a window of
     free days gives e.g. 8.00 on the first day, 14.30 on the second, 11.15 on the third, not
-    8.00 on each. The first `limit` (`SPREAD_PICKS` without a limit) are chosen so; any others
-    follow in order of quality, then time.
+    8.00 on each. The first `SPREAD_PICKS` are chosen so; any others follow in order of
+    quality, then time.
 
     Whose preferred hours count is the caller's to choose (availability.py: the convening
     organisation and those of the required professionals). Inside all of them comes first
@@ -471,6 +469,6 @@ def candidate_times(request: SlotRequest, limit: int | None = None) -> list[Cand
     entries.sort()
     count = len(entries) if limit is None else min(limit, len(entries))
     tiers = [list(tier) for _, tier in groupby(entries, key=attrgetter("quality"))]
-    picked = _spread(tiers, min(count, SPREAD_PICKS if limit is None else count))
+    picked = _spread(tiers, min(count, SPREAD_PICKS))
     rest = [entry for tier in tiers for entry in tier]
     return [entry.candidate for entry in (picked + rest)[:count]]
