@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from operator import attrgetter
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -26,6 +27,7 @@ from .slots import (
     Candidate,
     Interval,
     OfficeHours,
+    PreferredHours,
     SlotRequest,
     candidate_times,
     validate,
@@ -106,7 +108,14 @@ async def propose_times(
     cache: FeedCache | None = None,
     limit: int = 6,
 ) -> Proposal:
-    """Ranked candidate times for the meeting's window, length and circle.
+    """The `limit` best candidate times for the meeting's window, length and circle, in time
+    order (slots.candidate_times chooses and spreads them).
+
+    Whose preferred hours count: the convening organisation's and those of the organisations
+    of the required professionals in the circle, each organisation once. A time inside all of
+    them comes first; when they do not meet (a school's "after 12.00" and an office's "8.00–
+    11.00"), a time inside the most of them. The office hours, working days and blocked
+    periods are the convening organisation's.
 
     Raises InvalidInput for a window in the past or too long, or a length out of range.
     """
@@ -120,7 +129,7 @@ async def propose_times(
         await session.scalars(
             select(Participant)
             .where(Participant.meeting_id == meeting.id)
-            .options(selectinload(Participant.professional))
+            .options(selectinload(Participant.professional).selectinload(Professional.organisation))
         )
     ).all()
     assert organisation is not None and meeting.window_start and meeting.window_end
@@ -150,6 +159,11 @@ async def propose_times(
         attendees.append(
             Attendee(key=seat.id, busy=tuple(busy), required=seat.required, busy_known=known)
         )
+    preferring = {organisation.id: organisation} | {
+        seat.professional.organisation_id: seat.professional.organisation
+        for seat in participants
+        if seat.required and seat.professional is not None
+    }
     request = SlotRequest(
         window_start=meeting.window_start,
         window_end=meeting.window_end,
@@ -164,6 +178,11 @@ async def propose_times(
         blocked=tuple((p.starts_on, p.ends_on) for p in organisation.blocked_periods),
         # Times come after the answer deadline, so that everyone can answer first.
         not_before=max(now, meeting.answer_deadline or now),
+        preferred=tuple(
+            PreferredHours(org.preferred_hours_start, org.preferred_hours_end)
+            for _, org in sorted(preferring.items())
+            if org.preferred_hours_start is not None or org.preferred_hours_end is not None
+        ),
     )
     validate(request, today=now.astimezone(zone).date(), max_window_days=settings.max_window_days)
     unknown = [
@@ -171,4 +190,5 @@ async def propose_times(
         for seat, result in results.items()
         if not result.known
     ]
-    return Proposal(candidate_times(request, limit=limit), unknown)
+    chosen = sorted(candidate_times(request, limit=limit), key=attrgetter("start"))
+    return Proposal(chosen, unknown)

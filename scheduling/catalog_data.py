@@ -65,6 +65,9 @@ _LANGUAGE = re.compile(r"[a-z]{2,3}(-[a-z]+)?")
 _KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 _FINNISH_DATE = re.compile(r"\s*(\d{1,2})\.(\d{1,2})\.(\d{4})\s*")
 _HOURS = re.compile(r"\s*(\d{1,2})(?:[.:](\d{2}))?\s*[-–—]\s*(\d{1,2})(?:[.:](\d{2}))?\s*")
+_OPEN_HOURS = re.compile(
+    r"\s*(?:(\d{1,2})(?:[.:](\d{2}))?)?\s*[-–—]\s*(?:(\d{1,2})(?:[.:](\d{2}))?)?\s*"
+)
 
 
 def _texts(*required: str) -> AfterValidator:
@@ -108,6 +111,26 @@ def _office_hours(value: Any) -> tuple[time, time]:
     except ValueError:
         raise ValueError(f'"{value}" is not a time of day range such as "8.00–16.00"') from None
     if end <= start:
+        raise ValueError(f'"{value}": the end is not after the start')
+    return start, end
+
+
+def _preferred_hours(value: Any) -> tuple[time | None, time | None]:
+    """ "13.00–15.30", or with one end open: "12.00–" (after 12.00), "–11.00" (before 11.00)."""
+    match = _OPEN_HOURS.fullmatch(value) if isinstance(value, str) else None
+    if match is None or (match[1] is None and match[3] is None):
+        raise ValueError(
+            f'{value!r} is not preferred hours: write them as "13.00–15.30", "12.00–" (after '
+            '12.00) or "–11.00" (before 11.00)'
+        )
+    try:
+        start, end = (
+            None if hour is None else time(int(hour), int(minute or 0))
+            for hour, minute in (match.group(1, 2), match.group(3, 4))
+        )
+    except ValueError:
+        raise ValueError(f'"{value}" is not a time of day range such as "13.00–15.30"') from None
+    if start is not None and end is not None and end <= start:
         raise ValueError(f'"{value}": the end is not after the start')
     return start, end
 
@@ -187,8 +210,23 @@ class OrganisationIn(_Item):
         BeforeValidator(lambda v: str(v) if isinstance(v, int) else v),
         AfterValidator(_weekdays),
     ] = "12345"
+    preferred_hours: Annotated[
+        tuple[time | None, time | None], BeforeValidator(_preferred_hours)
+    ] = (None, None)
     summary_in_chat_allowed: bool = False
     blocked: list[BlockedIn] = []
+
+    @model_validator(mode="after")
+    def _preferred_within_office_hours(self) -> OrganisationIn:
+        (opens, closes), (start, end) = self.office_hours, self.preferred_hours
+        if (start is not None and not opens <= start < closes) or (
+            end is not None and not opens < end <= closes
+        ):
+            raise ValueError(
+                "preferred_hours: they must lie within the office hours "
+                f"({opens.hour}.{opens.minute:02}–{closes.hour}.{closes.minute:02})"
+            )
+        return self
 
 
 class OptionIn(_Item):
@@ -422,7 +460,13 @@ def _org_state(o: Organisation | OrganisationIn) -> tuple[Any, ...]:
         hours = (o.office_hours_start, o.office_hours_end)
         blocked = [(b.starts_on, b.ends_on, b.label) for b in o.blocked_periods]
     common = (o.name, o.municipality, o.time_zone, o.working_weekdays, o.summary_in_chat_allowed)
-    return (*common, hours, sorted(blocked))
+    return (*common, hours, _preferred_state(o), sorted(blocked))
+
+
+def _preferred_state(o: Organisation | OrganisationIn) -> tuple[time | None, time | None]:
+    if isinstance(o, OrganisationIn):
+        return o.preferred_hours
+    return (o.preferred_hours_start, o.preferred_hours_end)
 
 
 def _question_state(q: Question | QuestionIn) -> tuple[Any, ...]:
@@ -469,6 +513,7 @@ async def _upsert_organisations(
         row.name, row.municipality, row.time_zone = item.name, item.municipality, item.time_zone
         row.office_hours_start, row.office_hours_end = item.office_hours
         row.working_weekdays = item.working_weekdays
+        row.preferred_hours_start, row.preferred_hours_end = item.preferred_hours
         row.summary_in_chat_allowed = item.summary_in_chat_allowed
         row.blocked_periods = [
             BlockedPeriod(starts_on=b.starts, ends_on=b.ends, label=b.label) for b in item.blocked

@@ -1,10 +1,11 @@
 """Candidate meeting times: pure functions over intervals (no clock, I/O, database or Telegram).
 
-Busy times are UTC instants. Office hours, working days and public holidays are local: they are
-worked out in the meeting's time zone with zoneinfo. Starts lie on a grid (a quarter hour by
-default) counted from local midnight, and the whole meeting lies within the office hours of one
-working day. On the nights the clocks change, a start or end whose local time does not exist or
-exists twice is skipped, so every time shown to a person means exactly one instant.
+Busy times are UTC instants. Office hours, preferred hours, working days and public holidays are
+local: they are worked out in the meeting's time zone with zoneinfo. Starts lie on a grid (a
+quarter hour by default) counted from local midnight, and the whole meeting lies within the
+office hours of one working day. On the nights the clocks change, a start or end whose local
+time does not exist or exists twice is skipped, so every time shown to a person means exactly
+one instant.
 
 `validate` checks a request against the rules that need today's date and the settings;
 `candidate_times` checks only what it can without them (the same `InvalidInput` errors), so call
@@ -18,8 +19,9 @@ from collections.abc import Container, Hashable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
-from itertools import compress, repeat
-from operator import attrgetter, itemgetter
+from itertools import compress, groupby, repeat
+from operator import attrgetter
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from holidays import Finland
@@ -33,6 +35,7 @@ DEFAULT_MAX_WINDOW_DAYS = 120
 ISO_WEEKDAYS = frozenset(range(1, 8))
 _ONE_DAY = timedelta(days=1)
 _WORKING_DAY_SEARCH_DAYS = 3 * 366
+SPREAD_PICKS = 24  # how many of the best candidates are chosen to spread over days and hours
 _NEVER = datetime.min.replace(tzinfo=UTC)
 
 
@@ -86,6 +89,24 @@ class OfficeHours:
 
 
 @dataclass(frozen=True, slots=True)
+class PreferredHours:
+    """The hours of the day an organisation prefers for meetings, within its office hours: a
+    school's "after 12.00" is `PreferredHours(time(12))`, "13.00–15.30" is
+    `PreferredHours(time(13), time(15, 30))`. None: from opening, or until closing."""
+
+    start: time | None = None
+    end: time | None = None
+
+    def __post_init__(self) -> None:
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise ValueError(f"preferred hours must end after they start: {self}")
+
+    def hold(self, start: time, end: time) -> bool:
+        """Whether a meeting from `start` to `end` (local times of one day) lies within them."""
+        return (self.start is None or self.start <= start) and (self.end is None or end <= self.end)
+
+
+@dataclass(frozen=True, slots=True)
 class Attendee:
     """One participant. `busy_known=False`: their calendar could not be read, so they are
     taken as free and reported as unknown on every candidate (their `busy` is ignored)."""
@@ -103,7 +124,9 @@ class Attendee:
 class SlotRequest:
     """What to search: local dates `window_start`..`window_end` (inclusive), the meeting's
     length, the attendees, and the organisation's time zone, office hours and blocked periods
-    (inclusive date ranges). `not_before` drops starts earlier than that instant (e.g. now)."""
+    (inclusive date ranges). `not_before` drops starts earlier than that instant (e.g. now).
+    `preferred`: the preferred hours of each organisation whose preference counts (see
+    `candidate_times`); they rank times, while office hours bound them."""
 
     window_start: date
     window_end: date
@@ -114,6 +137,7 @@ class SlotRequest:
     blocked: tuple[tuple[date, date], ...] = ()
     grid: timedelta = timedelta(minutes=15)
     not_before: datetime | None = None
+    preferred: tuple[PreferredHours, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +151,7 @@ class Candidate:
     busy: frozenset[Hashable]
     unknown: frozenset[Hashable]
     all_required_free: bool
+    preferred: int = 0  # how many of the request's preferred hours it lies within
 
 
 # -- working days -----------------------------------------------------------------------------
@@ -344,11 +369,62 @@ def _busy_flags(
     return flags
 
 
+class _Entry(NamedTuple):
+    """A candidate as ranked: tuples of these sort by quality, then start (starts are unique)."""
+
+    quality: tuple[bool, int, int]
+    start: datetime
+    day: date
+    minute: int  # the local start's minutes after midnight: its time of day
+    candidate: Candidate
+
+
+def _spread(tiers: list[list[_Entry]], count: int) -> list[_Entry]:
+    """Pick `count` entries one by one, each from the best tier that has any left: the one
+    with the fewest earlier picks on its day plus earlier picks at its very time of day, then
+    the farthest in time of day from the times already picked, then the earliest."""
+    picked: list[_Entry] = []
+    day_uses: dict[date, int] = {}
+    time_uses: dict[int, int] = {}
+    far = 24 * 60
+    # Minutes from each time of day to the nearest one picked.
+    distance = {entry.minute: far for tier in tiers for entry in tier}
+    for tier in tiers:
+        while tier and len(picked) < count:
+            best = min(
+                range(len(tier)),
+                key=lambda i: (
+                    day_uses.get(tier[i].day, 0) + time_uses.get(tier[i].minute, 0),
+                    -distance[tier[i].minute],
+                    tier[i].start,
+                ),
+            )
+            entry = tier.pop(best)
+            picked.append(entry)
+            day_uses[entry.day] = day_uses.get(entry.day, 0) + 1
+            time_uses[entry.minute] = time_uses.get(entry.minute, 0) + 1
+            for minute, nearest in distance.items():
+                distance[minute] = min(nearest, abs(minute - entry.minute))
+        if len(picked) == count:
+            break
+    return picked
+
+
 def candidate_times(request: SlotRequest, limit: int | None = None) -> list[Candidate]:
-    """Candidate starts, best first: all required attendees free, then the most attendees free,
-    then spread over days, then the earliest. Within a group of equal (all required free,
-    number free), candidates are taken round-robin over days: the earliest of each day in day
-    order, then the second of each day, and so on. No two candidates share a start.
+    """Candidate starts, best first. No two candidates share a start.
+
+    Quality comes first: times when every required attendee is free (as far as known), then
+    times within the most of the request's preferred hours, then times when the most attendees
+    are free. Among times of equal quality the list is spread over days and times of day: each
+    next time is the one with the fewest earlier times on its day and at its time of day, then
+    the farthest in time of day from those already chosen, then the earliest. So a window of
+    free days gives e.g. 8.00 on the first day, 14.30 on the second, 11.15 on the third, not
+    8.00 on each. The first `SPREAD_PICKS` are chosen so; any others follow in order of
+    quality, then time.
+
+    Whose preferred hours count is the caller's to choose (availability.py: the convening
+    organisation and those of the required professionals). Inside all of them comes first
+    (their intersection, when it has room); where they do not meet, inside the most of them.
 
     Raises `InvalidInput` for what `validate` checks without the clock; the window's place
     relative to today and its length are the caller's to check with `validate`.
@@ -356,7 +432,8 @@ def candidate_times(request: SlotRequest, limit: int | None = None) -> list[Cand
     _check_shape(request)
     if limit is not None and limit < 0:
         raise ValueError("limit must not be negative")
-    slots = _slots(request, ZoneInfo(request.time_zone))
+    zone = ZoneInfo(request.time_zone)
+    slots = _slots(request, zone)
     known = [attendee for attendee in request.attendees if attendee.busy_known]
     keys = [attendee.key for attendee in known]
     everyone = frozenset(keys)
@@ -368,23 +445,30 @@ def candidate_times(request: SlotRequest, limit: int | None = None) -> list[Cand
     rows = [_busy_flags(attendee.busy, starts, ends) for attendee in known]
     columns = zip(*rows, strict=True) if rows else repeat((), len(slots))
     patterns: dict[tuple[int, ...], tuple[frozenset[Hashable], frozenset[Hashable], bool]] = {}
-    ranked: list[tuple[tuple[bool, int, int, datetime], Candidate]] = []
-    rounds: dict[tuple[bool, int, date], int] = {}
+    entries: list[_Entry] = []
     for (day, start, end), pattern in zip(slots, columns, strict=True):
         split = patterns.get(pattern)
         if split is None:
             busy = frozenset(compress(keys, pattern))
             split = patterns[pattern] = (everyone - busy, busy, required.isdisjoint(busy))
         free, busy, required_free = split
-        # The n-th candidate of its day in its group comes in the group's n-th round.
-        group_day = (not required_free, -len(free), day)
-        round_ = rounds[group_day] = rounds.get(group_day, -1) + 1
-        ranked.append(
-            (
-                (not required_free, -len(free), round_, start),
-                Candidate(start, end, free, busy, unknown, required_free),
+        local_start = start.astimezone(zone)
+        preferred = 0
+        if request.preferred:
+            opens, closes = local_start.time(), end.astimezone(zone).time()
+            preferred = sum(hours.hold(opens, closes) for hours in request.preferred)
+        entries.append(
+            _Entry(
+                (not required_free, -preferred, -len(free)),
+                start,
+                day,
+                local_start.hour * 60 + local_start.minute,
+                Candidate(start, end, free, busy, unknown, required_free, preferred),
             )
         )
-    ranked.sort(key=itemgetter(0))
-    result = [candidate for _, candidate in ranked]
-    return result if limit is None else result[:limit]
+    entries.sort()
+    count = len(entries) if limit is None else min(limit, len(entries))
+    tiers = [list(tier) for _, tier in groupby(entries, key=attrgetter("quality"))]
+    picked = _spread(tiers, min(count, SPREAD_PICKS))
+    rest = [entry for tier in tiers for entry in tier]
+    return [entry.candidate for entry in (picked + rest)[:count]]

@@ -3,14 +3,14 @@ and calendars that do not answer."""
 
 from __future__ import annotations
 
-import time
-from datetime import UTC, date, datetime
+import time as clock
+from datetime import UTC, date, datetime, time
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from scheduling.availability import propose_times
+from scheduling.availability import Proposal, propose_times
 from scheduling.config import load_settings
 from scheduling.errors import InvalidInput
 from scheduling.i18n import translator
@@ -96,24 +96,24 @@ async def test_times_avoid_busy_people_and_slow_calendars_are_named(sessions: Se
         feeds = {"worker": server.url("/feeds/worker.ics"), "nurse": server.url("/slow")}
         async with sessions() as session, session.begin():
             meeting = await circle(session, feeds)
-            started = time.monotonic()
+            started = clock.monotonic()
             proposal = await propose_times(session, meeting, SETTINGS, NOW, limit=6)
-            took = time.monotonic() - started
+            took = clock.monotonic() - started
     assert took < 2  # the slow calendar cost one timeout, not five seconds
     starts = [c.start.astimezone(HELSINKI) for c in proposal.candidates]
-    # Everyone required is free in each; the five days are covered before any repeats;
-    # Monday's first free hour comes after the teacher's other meeting.
-    assert all(c.all_required_free for c in proposal.candidates)
-    assert starts[:5] == [
+    # Everyone required is free in each, shown in time order; the four days when the social
+    # worker is free as well are all used, at different times of day rather than at 8.00 on
+    # each; Monday's times come after the teacher's other meeting; Tuesday, when the social
+    # worker is away, is not needed.
+    assert all(c.all_required_free and len(c.free) == 3 for c in proposal.candidates)
+    assert starts == [
         local(2026, 12, 7, 12, 0),
+        local(2026, 12, 7, 13, 30),
         local(2026, 12, 9, 8, 0),
-        local(2026, 12, 10, 8, 0),
-        local(2026, 12, 11, 8, 0),
-        local(2026, 12, 7, 12, 15),
+        local(2026, 12, 9, 9, 0),
+        local(2026, 12, 10, 15, 0),
+        local(2026, 12, 11, 10, 0),
     ]
-    # Tuesday comes only after the days when the social worker is free as well.
-    tuesday = [c for c in proposal.candidates if c.start.astimezone(HELSINKI).day == 8]
-    assert all(len(c.free) == 2 for c in tuesday)
     nurse_seat = next(iter(proposal.candidates[0].unknown))
     [unknown] = proposal.unknown
     assert unknown.participant_id == nurse_seat
@@ -176,3 +176,75 @@ async def set_calendar_feed_ok(sessions: Sessions, professional_id: int) -> None
         trial = load_settings(_env_file=None, allow_loopback_calendars=True)
         await set_calendar_feed(session, professional, "webcal://127.0.0.1/cal.ics", trial)
         assert professional.calendar_feed_url == "https://127.0.0.1/cal.ics"
+
+
+async def school_and_child_protection(
+    session: AsyncSession, school_hours: tuple[time | None, time | None], **office: object
+) -> Meeting:
+    """A child-protection office convenes a 60-minute meeting, Monday 7. to Friday 11.12.,
+    with a required teacher from a school and a psychologist from a team, who is not."""
+    office_org = await f.organisation(session, **office)
+    school = await f.organisation(
+        session, preferred_hours_start=school_hours[0], preferred_hours_end=school_hours[1]
+    )
+    # The psychologist's team prefers mornings, but the psychologist is not required.
+    team = await f.organisation(session, preferred_hours_end=time(10))
+    kind = await f.meeting_type(session)
+    worker = await f.professional(session, office_org)
+    teacher = await f.professional(session, school)
+    psychologist = await f.professional(session, team)
+    meeting = await f.meeting(
+        session,
+        worker,
+        kind,
+        state=MeetingState.COLLECTING,
+        duration_minutes=60,
+        window_start=date(2026, 12, 7),
+        window_end=date(2026, 12, 11),
+    )
+    for who, required in ((worker, True), (teacher, True), (psychologist, False)):
+        seat = await f.seat(session, meeting, who)
+        seat.required = required
+    await session.flush()
+    return meeting
+
+
+def hours_of(proposal: Proposal) -> list[str]:
+    return [f"{c.start.astimezone(HELSINKI):%a %H.%M}" for c in proposal.candidates]
+
+
+async def test_a_schools_after_twelve_makes_every_time_start_at_twelve_or_later(
+    sessions: Sessions,
+) -> None:
+    async with sessions() as session, session.begin():
+        meeting = await school_and_child_protection(session, (time(12), None))
+        proposal = await propose_times(session, meeting, SETTINGS, NOW, limit=6)
+    starts = [c.start.astimezone(HELSINKI) for c in proposal.candidates]
+    assert len(starts) == 6
+    assert all(start.time() >= time(12) for start in starts), hours_of(proposal)
+    assert len({start.date() for start in starts}) == 5  # every day of the week
+    assert len({start.time() for start in starts}) >= 3, hours_of(proposal)  # not all at 12.00
+
+
+async def test_preferred_hours_of_school_and_office_meet_where_they_can(
+    sessions: Sessions,
+) -> None:
+    # The office prefers 8.00–14.00 and the school after 12.00: where both hold is 12.00–14.00.
+    async with sessions() as session, session.begin():
+        meeting = await school_and_child_protection(
+            session, (time(12), None), preferred_hours_start=time(8), preferred_hours_end=time(14)
+        )
+        proposal = await propose_times(session, meeting, SETTINGS, NOW, limit=5)
+    starts = [c.start.astimezone(HELSINKI).time() for c in proposal.candidates]
+    assert all(time(12) <= start <= time(13) for start in starts), hours_of(proposal)
+
+    # The office prefers mornings to 11.00, the school after 12.00: they do not meet, so the
+    # times lie within one of them; none starts 10.15–11.45, inside neither.
+    async with sessions() as session, session.begin():
+        meeting = await school_and_child_protection(
+            session, (time(12), None), preferred_hours_end=time(11)
+        )
+        proposal = await propose_times(session, meeting, SETTINGS, NOW, limit=5)
+    starts = [c.start.astimezone(HELSINKI).time() for c in proposal.candidates]
+    assert len(starts) == 5
+    assert all(start <= time(10) or start >= time(12) for start in starts), hours_of(proposal)

@@ -6,6 +6,7 @@ import asyncio
 import copy
 import tomllib
 from collections.abc import Callable
+from datetime import time
 from pathlib import Path
 from typing import Any
 
@@ -281,6 +282,21 @@ ORGANISATION = {"slug": "koulu", "name": "Koulu", "office_hours": "8.00–16.00"
             "organisations[0] (koulu).office_hours: 'kahdeksasta' is not office hours",
         ),
         (
+            _set("organisations", [{**ORGANISATION, "preferred_hours": "iltapäivä"}]),
+            "organisations[0] (koulu).preferred_hours: 'iltapäivä' is not preferred hours: "
+            'write them as "13.00–15.30", "12.00–" (after 12.00) or "–11.00" (before 11.00)',
+        ),
+        (
+            _set("organisations", [{**ORGANISATION, "preferred_hours": "15.30–13.00"}]),
+            'organisations[0] (koulu).preferred_hours: "15.30–13.00": the end is not after the '
+            "start",
+        ),
+        (
+            _set("organisations", [{**ORGANISATION, "preferred_hours": "7.00–"}]),
+            "organisations[0] (koulu): preferred_hours: they must lie within the office hours "
+            "(8.00–16.00)",
+        ),
+        (
             _set("organisations", [{**ORGANISATION, "working_weekdays": "1123"}]),
             'organisations[0] (koulu).working_weekdays: "1123" is not working weekdays',
         ),
@@ -425,6 +441,8 @@ async def test_the_example_organisations_load_with_their_blocked_periods(
         "08:00:00",
         "15:30:00",
     )
+    assert (school.preferred_hours_start, school.preferred_hours_end) == (time(12), None)
+    assert orgs["kuusilahti-lastensuojelu"].preferred_hours_start is None
     assert [(b.starts_on.isoformat(), b.label) for b in school.blocked_periods] == [
         ("2026-10-12", "Syysloma (viikko 42)"),
         ("2026-12-21", "Joululoma"),
@@ -438,6 +456,7 @@ async def test_the_example_organisations_load_with_their_blocked_periods(
 
     data = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
     data["organisations"][0]["office_hours"] = "8:00-16:00"
+    data["organisations"][0]["preferred_hours"] = "13.00–15.30"
     data["organisations"][0]["blocked"] = [
         {"starts": "12.10.2026", "ends": "16.10.2026", "label": "Syysloma (viikko 42)"}
     ]
@@ -450,6 +469,10 @@ async def test_the_example_organisations_load_with_their_blocked_periods(
             .options(selectinload(Organisation.blocked_periods))
         )
         assert school is not None and school.office_hours_end.hour == 16
+        assert (school.preferred_hours_start, school.preferred_hours_end) == (
+            time(13),
+            time(15, 30),
+        )
         assert [b.label for b in school.blocked_periods] == ["Syysloma (viikko 42)"]
         assert await session.scalar(select(func.count()).select_from(BlockedPeriod)) == 4
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 import subprocess
 from pathlib import Path
 
@@ -84,6 +85,15 @@ def test_the_demo_plays_a_whole_meeting_in_finnish_and_in_swedish(tmp_path: Path
     ]
     assert [text.index(step) for step in steps] == sorted(text.index(step) for step in steps)
 
+    # The school prefers the afternoon, when its teachers do not teach: the five proposed times
+    # are after 12.00, on five days, at different times of day.
+    assert "Kuusilahden koulu toivoo, että tapaamiset pidetään klo 12.00 jälkeen." in text
+    proposed = re.findall(r"\[ ✓ \w+ (\d+\.\d+\.) klo (\d+)\.(\d+)–", text)
+    assert len(proposed) == 5, proposed
+    assert all(int(hour) >= 12 for _, hour, _ in proposed), proposed
+    assert len({day for day, _, _ in proposed}) == 5
+    assert len({(hour, minute) for _, hour, minute in proposed}) >= 4, proposed
+
     # The folder it names holds every email and calendar file it listed.
     assert f"{folder}:" in text
     emails, files = sorted(folder.glob("*.eml")), sorted(folder.glob("*.ics"))
@@ -106,6 +116,7 @@ def test_the_demo_plays_a_whole_meeting_in_finnish_and_in_swedish(tmp_path: Path
         "[Kerralla → Olli, klasslärare] Stina Strand bjuder in dig till ett möte: Sisukas – SIS-24",
         "[Kerralla → Maija, vårdnadshavare] Tiden är bestämd: Möte",
         "[Kerralla → Maija, vårdnadshavare] Tack för din respons.",
+        "   Kuusilahti skola vill helst ha möten efter kl. 12.00.",
     ]:
         assert line in svenska, line
     assert "Aika on sovittu" not in svenska

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Hashable
+from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
 from random import Random
 from zoneinfo import ZoneInfo
@@ -20,6 +21,7 @@ from scheduling.slots import (
     Candidate,
     Interval,
     OfficeHours,
+    PreferredHours,
     SlotRequest,
     candidate_times,
     is_public_holiday,
@@ -245,16 +247,17 @@ CIRCLE = (
 MORNINGS = {"office_hours": OfficeHours(time(8), time(12)), "grid": HOUR}
 
 
-def test_ranking_required_first_then_most_free_then_spread_over_days_then_earliest() -> None:
+def test_ranking_required_first_then_most_free_then_spread_over_days_and_hours() -> None:
     found = candidate_times(request(MON, WED, HOUR, *CIRCLE, **MORNINGS))
     assert walls(found) == [
         # everyone free
         "14.12. 10.00",
         "15.12. 09.00",
-        # the chair and one other: the first of each day, then Wednesday's second and third
+        # the chair and one other: Wednesday, not yet used, at an hour not yet used; then
+        # Monday at 11.00, an hour not yet used either; then the rest, earliest first
+        "16.12. 08.00",
         "14.12. 11.00",
         "15.12. 08.00",
-        "16.12. 08.00",
         "16.12. 09.00",
         "16.12. 11.00",
         # the chair alone is free: still before any time the required chair cannot make
@@ -298,7 +301,7 @@ def test_not_before_drops_earlier_starts() -> None:
             candidate_times(request(MON, WED, HOUR, *CIRCLE, not_before=not_before, **MORNINGS))
         )
 
-    wednesday = ["16.12. 08.00", "16.12. 09.00", "16.12. 11.00", "16.12. 10.00"]
+    wednesday = ["16.12. 08.00", "16.12. 11.00", "16.12. 09.00", "16.12. 10.00"]
     assert search(at(TUE, 10)) == [*wednesday, "15.12. 10.00", "15.12. 11.00"]
     assert search(at(TUE, 10) + timedelta(seconds=1)) == [*wednesday, "15.12. 11.00"]
     assert search(at(WED, 12)) == []
@@ -489,6 +492,17 @@ def slot_requests(draw: st.DrawFn) -> SlotRequest:
         blocked=tuple(blocked),
         grid=timedelta(minutes=draw(st.sampled_from((15, 30, 60)))),
         not_before=instant() if draw(st.booleans()) else None,
+        preferred=tuple(draw(st.lists(preferred_hours(), max_size=3))),
+    )
+
+
+@st.composite
+def preferred_hours(draw: st.DrawFn) -> PreferredHours:
+    """An organisation's preferred hours, quarter hours from 0.00 to 18.00, one end maybe open."""
+    start, end = sorted(draw(st.lists(st.integers(0, 72), min_size=2, max_size=2, unique=True)))
+    return PreferredHours(
+        time(*divmod(start * 15, 60)) if draw(st.integers(0, 3)) else None,
+        time(*divmod(end * 15, 60)) if draw(st.integers(0, 3)) else None,
     )
 
 
@@ -534,17 +548,19 @@ def overlaps_busy(attendee: Attendee, candidate: Candidate) -> bool:
     return any(interval.overlaps(meeting) for interval in attendee.busy)
 
 
-def expected_order(found: list[Candidate], zone: ZoneInfo) -> list[Candidate]:
-    """The ranking worked out again: group (all required free, number free), then the round
-    (the n-th candidate of its day within its group), then the start."""
-    rounds: dict[tuple[bool, int, date], int] = defaultdict(int)
-    keys = {}
-    for candidate in sorted(found, key=lambda c: c.start):
-        group = (not candidate.all_required_free, -len(candidate.free))
-        day = candidate.start.astimezone(zone).date()
-        keys[candidate.start] = (*group, rounds[(*group, day)], candidate.start)
-        rounds[(*group, day)] += 1
-    return sorted(found, key=lambda c: keys[c.start])
+def inside(hours: PreferredHours, candidate: Candidate, zone: ZoneInfo) -> bool:
+    """Worked out again from the wall clock: the meeting lies within the preferred hours."""
+    start, end = candidate.start.astimezone(zone), candidate.end.astimezone(zone)
+    after = hours.start is None or hours.start <= start.time()
+    before = hours.end is None or end.time() <= hours.end
+    return after and before
+
+
+def quality(candidate: Candidate, request: SlotRequest) -> tuple[bool, int, int]:
+    """Lower is better: required free, then within the most preferred hours, then most free."""
+    zone = ZoneInfo(request.time_zone)
+    within = sum(inside(hours, candidate, zone) for hours in request.preferred)
+    return (not candidate.all_required_free, -within, -len(candidate.free))
 
 
 @settings(max_examples=150, deadline=None)
@@ -568,7 +584,11 @@ def test_candidates_are_exactly_the_allowed_starts_ranked(request: SlotRequest) 
         assert (start.hour * 60 + start.minute) % (request.grid // timedelta(minutes=1)) == 0
         assert one_meaning(start.replace(tzinfo=None), zone, candidate.start)
         assert one_meaning(end.replace(tzinfo=None), zone, candidate.end)
-    assert found == expected_order(found, zone)
+    # Best first; past the spread ones, in order of quality and then time.
+    qualities = [quality(candidate, request) for candidate in found]
+    assert qualities == sorted(qualities)
+    rest = found[slots.SPREAD_PICKS :]
+    assert rest == sorted(rest, key=lambda c: (quality(c, request), c.start))
 
 
 @settings(max_examples=150, deadline=None)
@@ -604,19 +624,7 @@ def test_the_same_input_gives_the_same_output(request: SlotRequest, rng: Random)
             Attendee(attendee.key, tuple(busy_times), attendee.required, attendee.busy_known)
         )
     rng.shuffle(shuffled)
-    again = candidate_times(
-        SlotRequest(
-            request.window_start,
-            request.window_end,
-            request.duration,
-            tuple(shuffled),
-            request.time_zone,
-            request.office_hours,
-            request.blocked,
-            request.grid,
-            request.not_before,
-        )
-    )
+    again = candidate_times(replace(request, attendees=tuple(shuffled)))
     assert again == found
 
 
@@ -641,22 +649,7 @@ def test_a_new_busy_time_never_makes_a_time_better(
         attendees[who].busy_known,
     )
     before = {c.start: c for c in candidate_times(request)}
-    after = {
-        c.start: c
-        for c in candidate_times(
-            SlotRequest(
-                request.window_start,
-                request.window_end,
-                request.duration,
-                tuple(attendees),
-                request.time_zone,
-                request.office_hours,
-                request.blocked,
-                request.grid,
-                request.not_before,
-            )
-        )
-    }
+    after = {c.start: c for c in candidate_times(replace(request, attendees=tuple(attendees)))}
     assert after.keys() == before.keys()
     assert {s for s, c in after.items() if c.all_required_free} <= {
         s for s, c in before.items() if c.all_required_free
@@ -671,6 +664,85 @@ def test_a_new_busy_time_never_makes_a_time_better(
             assert attendees[who].key in new.busy
         else:
             assert new == old
+
+
+@settings(max_examples=300, deadline=None)
+@given(slot_requests(), st.integers(2, 8))
+def test_the_proposals_are_the_best_times_spread_over_days_and_times_of_day(
+    request: SlotRequest, limit: int
+) -> None:
+    zone = ZoneInfo(request.time_zone)
+    every = candidate_times(request)
+    proposed = candidate_times(request, limit)
+    assert len(proposed) == min(limit, len(every))
+    if not proposed:
+        return
+    hours = request.office_hours
+    for candidate in proposed:
+        start, end = candidate.start.astimezone(zone), candidate.end.astimezone(zone)
+        assert (
+            hours.start <= start.time() and end.time() <= hours.end and start.date() == end.date()
+        )
+
+    # None left out is better than one proposed; free-for-the-required ones come first.
+    chosen = {candidate.start for candidate in proposed}
+    left_out = [candidate for candidate in every if candidate.start not in chosen]
+    worst = max(quality(candidate, request) for candidate in proposed)
+    assert all(worst <= quality(candidate, request) for candidate in left_out)
+    required_free = sum(candidate.all_required_free for candidate in every)
+    assert sum(candidate.all_required_free for candidate in proposed) == min(limit, required_free)
+
+    # Inside every organisation's preferred hours whenever they leave room for all of them.
+    def ideal(candidate: Candidate) -> bool:
+        return candidate.all_required_free and all(
+            inside(preferred, candidate, zone) for preferred in request.preferred
+        )
+
+    if sum(map(ideal, every)) >= limit:
+        assert all(map(ideal, proposed))
+
+    # Among the best times there are, the proposals are spread: not all at one time of day
+    # when the best ones have more than one, not all on one day when they lie on several.
+    best = [c for c in every if quality(c, request) == quality(every[0], request)]
+    best_times = {candidate.start.astimezone(zone).time() for candidate in best}
+    best_days = {candidate.start.astimezone(zone).date() for candidate in best}
+    proposed_times = {candidate.start.astimezone(zone).time() for candidate in proposed}
+    proposed_days = {candidate.start.astimezone(zone).date() for candidate in proposed}
+    if len(best_times) > 1:
+        assert len(proposed_times) > 1
+    if len(best_days) > 1 and limit >= 3:
+        assert len(proposed_days) > 1
+
+
+def test_free_days_give_times_spread_over_the_day_not_the_first_of_each() -> None:
+    # The old ranking gave 8.00–9.30 on each of five days.
+    found = candidate_times(request(MON, date(2026, 12, 18), timedelta(minutes=90)), limit=5)
+    assert walls(found) == [
+        "14.12. 08.00",
+        "15.12. 14.30",
+        "16.12. 11.15",
+        "17.12. 09.30",
+        "18.12. 12.45",
+    ]
+
+
+def test_a_schools_after_twelve_moves_every_time_to_the_afternoon() -> None:
+    school = PreferredHours(time(12))
+    circle = (Attendee("teacher", (busy(TUE, 12, 16),), required=True), Attendee("social"))
+    found = candidate_times(
+        request(MON, date(2026, 12, 18), timedelta(minutes=90), *circle, preferred=(school,)),
+        limit=5,
+    )
+    # Tuesday afternoon the teacher is busy: the morning, outside the school's hours, is not
+    # offered while the other days' afternoons have room.
+    assert walls(found) == [
+        "14.12. 12.00",
+        "16.12. 14.30",
+        "17.12. 13.15",
+        "18.12. 12.30",
+        "14.12. 13.45",
+    ]
+    assert all(candidate.preferred == 1 for candidate in found)
 
 
 # -- bad input --------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ people write is in the demo's language.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
@@ -56,6 +56,9 @@ class Person:
 SOCIAL_SERVICES = N_("Kuusilahti social services")
 SCHOOL = N_("Kuusilahti school")
 SISUKAS_TEAM = N_("Kuusilahti Sisukas team")
+# The teachers teach in the morning: the school prefers meetings after 12.00, and as the
+# teacher is required, the proposed times are in the afternoon.
+PREFERRED_HOURS = {SCHOOL: time(12)}
 
 CAST = [
     Person(
@@ -180,8 +183,22 @@ class Scenario:
         async with transaction(self.services.sessions) as session:
             organisations: dict[str, Organisation] = {}
             for n, name in enumerate((SOCIAL_SERVICES, SCHOOL, SISUKAS_TEAM), 1):
-                organisations[name] = Organisation(slug=f"kuusilahti-{n}", name=t.gettext(name))
+                organisations[name] = Organisation(
+                    slug=f"kuusilahti-{n}",
+                    name=t.gettext(name),
+                    preferred_hours_start=PREFERRED_HOURS.get(name),
+                )
                 session.add(organisations[name])
+                if name in PREFERRED_HOURS:
+                    zone = ZoneInfo(self.services.settings.timezone)
+                    after = datetime.combine(date(2026, 1, 1), PREFERRED_HOURS[name], zone)
+                    self.transcript.note(
+                        t.gettext(
+                            "{organisation} prefers meetings after {time}.",
+                            organisation=t.gettext(name),
+                            time=t.time(after),
+                        )
+                    )
             await session.flush()
             for person in PROFESSIONALS:
                 session.add(TelegramUser(id=person.telegram_id, locale=t.locale))

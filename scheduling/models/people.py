@@ -20,6 +20,9 @@ class Organisation(Timestamps, Base):
         sa.CheckConstraint(
             "length(working_weekdays) BETWEEN 1 AND 7", name="working_weekdays_length"
         ),
+        sa.CheckConstraint(
+            "preferred_hours_start < preferred_hours_end", name="preferred_hours_order"
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -31,6 +34,10 @@ class Organisation(Timestamps, Base):
     office_hours_end: Mapped[time] = mapped_column(default=time(16, 0))
     # ISO weekday digits, Monday = 1: "12345" is Monday to Friday.
     working_weekdays: Mapped[str] = mapped_column(sa.String(7), default="12345")
+    # The hours it prefers for meetings within its office hours, such as a school's "after
+    # 12.00" (start 12.00, no end); no start: from opening, no end: until closing.
+    preferred_hours_start: Mapped[time | None] = mapped_column(default=None)
+    preferred_hours_end: Mapped[time | None] = mapped_column(default=None)
     # A county may allow the family's summary to be shown in the Telegram chat itself.
     summary_in_chat_allowed: Mapped[bool] = mapped_column(default=False)
 
