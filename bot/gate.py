@@ -92,7 +92,7 @@ BUTTONS = [
     # Only its convener and co-conveners change it.
     rule(r"^(rem|co|cancel|move|next|plan):\d+$", Need.MANAGER, part(1)),
     rule(r"^cos:\d+:\d+$", Need.MANAGER, part(1)),
-    rule(r"^fix:\d+$", Need.MANAGER, candidate(1)),
+    rule(r"^fix:\d+(:[!<])?$", Need.MANAGER, candidate(1)),  # fix; confirmed (!); back (<)
     # A family member: only their own family's questions, data and feedback.
     rule(r"^fq:start:\d+$", Need.OWN_FAMILY, part(2)),
     rule(r"^fq:who:\d+$", Need.OWN_FAMILY, seat(2)),

@@ -623,6 +623,44 @@ async def tally(session: AsyncSession, meeting: Meeting) -> list[Tally]:
     return rows
 
 
+@dataclass(frozen=True)
+class Gap:
+    """A required seat that has not said it can come at a time: `answer` None (not answered
+    yet) or Availability.NO."""
+
+    seat: Participant
+    answer: Availability | None
+
+
+async def quorum_gaps(session: AsyncSession, meeting: Meeting, starts_at: datetime) -> list[Gap]:
+    """The required seats that have not answered the current time at `starts_at`, or answered
+    no, in circle order; at a time nobody was asked about, every required seat."""
+    candidate = next((c for c in current_candidates(meeting) if c.starts_at == starts_at), None)
+    answers: dict[int, Availability] = {}
+    if candidate is not None:
+        rows = await session.execute(
+            select(AvailabilityAnswer.participant_id, AvailabilityAnswer.answer).where(
+                AvailabilityAnswer.candidate_time_id == candidate.id
+            )
+        )
+        answers = dict(rows.all())
+    gaps = []
+    for seat in sorted(meeting.participants, key=lambda p: p.id):
+        answer = answers.get(seat.id)
+        if seat.required and answer in {None, Availability.NO}:
+            gaps.append(Gap(seat, answer))
+    return gaps
+
+
+class QuorumNotMet(InvalidInput):
+    """Fixing a time that someone required has not said yes or maybe to: the convener must
+    confirm it, knowing who (`gaps`)."""
+
+    def __init__(self, gaps: list[Gap]) -> None:
+        super().__init__(N_("Not everyone who must be there can come at this time."))
+        self.gaps = gaps
+
+
 def recommend(rows: Sequence[Tally]) -> Tally | None:
     """All required say yes; then the most yes; then the fewest no; then the earliest."""
     if not rows:
@@ -667,14 +705,19 @@ async def fix(
     now: datetime,
     *,
     by: Professional,
+    confirmed: bool = False,
 ) -> None:
-    """COLLECTING → SCHEDULED at `starts_at`; everyone is told."""
+    """COLLECTING → SCHEDULED at `starts_at`; everyone is told. A time that someone required
+    has not answered or cannot make is fixed only once the convener has `confirmed` it, having
+    been told who (QuorumNotMet)."""
     _allowed(
         meeting,
         by,
         MeetingState.COLLECTING,
         N_("The time of this meeting has already been decided."),
     )
+    if not confirmed and (gaps := await quorum_gaps(session, meeting, starts_at)):
+        raise QuorumNotMet(gaps)
     if meeting.fixed_at is not None:
         meeting.ical_sequence += 1  # fixed again after a new round: calendars must update
     meeting.state = MeetingState.SCHEDULED

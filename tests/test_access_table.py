@@ -139,7 +139,9 @@ BUTTONS = [
     ("card:987654", set()),  # a meeting that does not exist
     ("zz:{m}", set()),  # forged data
     ("cos:{m}:{seat}", {"convener"}),  # names the teacher co-convener
-    ("fix:{cand}", {"convener"}),  # fixes the time
+    ("fix:{cand}:<", {"convener"}),  # back from the question: the times again
+    ("fix:{cand}", {"convener"}),  # the teacher has not answered: asks first
+    ("fix:{cand}:!", {"convener"}),  # confirmed: fixes the time
     ("decide:yes:{pending}", {"administrator"}),  # approves the unapproved one: last
 ]
 COMMANDS = [

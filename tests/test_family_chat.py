@@ -128,7 +128,9 @@ async def test_the_reminder_opens_the_questions(bot: BotHarness) -> None:
         await f.seat(session, meeting, guardian, role="guardian")
         meeting = await meetings.load(session, meeting_id)
         start = meetings.current_candidates(meeting)[0].starts_at
-        await meetings.fix(session, meeting, start, settings, utcnow(), by=meeting.convener)
+        await meetings.fix(
+            session, meeting, start, settings, utcnow(), by=meeting.convener, confirmed=True
+        )
         at = await questionnaire.deadline(session, meeting) - timedelta(
             days=settings.family_reminder_days
         )

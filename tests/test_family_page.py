@@ -60,7 +60,9 @@ async def test_the_page_shows_the_meeting_in_the_familys_language(
         meeting = await meetings.load(session, meeting_id, lock=True)
         convener = meeting.convener
         start = meetings.current_candidates(meeting)[0].starts_at
-        await meetings.fix(session, meeting, start, bot.services.settings, utcnow(), by=convener)
+        await meetings.fix(
+            session, meeting, start, bot.services.settings, utcnow(), by=convener, confirmed=True
+        )
     html = await (await client.get(f"/f/{token}?lang=fi")).text()
     assert '<html lang="fi">' in html and "<h1>Tapaaminen</h1>" in html
     local = start.astimezone(ZoneInfo("Europe/Helsinki"))

@@ -73,7 +73,9 @@ async def shared_with_the_teacher(bot: BotHarness, *, telegram: bool) -> tuple[i
         )
         await questionnaire.submit(session, meeting, member, response, now, web)
         start = meetings.current_candidates(meeting)[0].starts_at
-        await meetings.fix(session, meeting, start, settings, now, by=meeting.convener)
+        await meetings.fix(
+            session, meeting, start, settings, now, by=meeting.convener, confirmed=True
+        )
         at = await questionnaire.deadline(session, meeting)
     await JobWorker(bot.services.sessions, settings, clock=lambda: at).run_once()
     bot.services.outbox_wake.set()

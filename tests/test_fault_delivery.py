@@ -256,15 +256,21 @@ async def convene(scene: Scenario) -> list[int]:
 
 
 async def fix_all(scene: Scenario, meeting_ids: list[int]) -> None:
-    """Each convener fixes the first time: everyone is told, and gets a calendar file in the
-    chat and an invitation by email."""
+    """Each convener fixes the first time (confirming it, the teacher not having answered):
+    everyone is told, and gets a calendar file in the chat and an invitation by email."""
     for meeting_id in meeting_ids:
         async with scene.sessions() as session, session.begin():
             meeting = await meetings.load(session, meeting_id, lock=True)
             assert meeting is not None
             start = meetings.current_candidates(meeting)[0].starts_at
             await meetings.fix(
-                session, meeting, start, scene.settings, utcnow(), by=meeting.convener
+                session,
+                meeting,
+                start,
+                scene.settings,
+                utcnow(),
+                by=meeting.convener,
+                confirmed=True,
             )
 
 

@@ -30,8 +30,11 @@ CONVENER, TEACHER, PRINCIPAL, STRANGER = 2001, 2002, 2003, 2009
 HELSINKI = ZoneInfo("Europe/Helsinki")
 
 
-async def sisukas(bot: BotHarness, state: MeetingState = MeetingState.COLLECTING) -> int:
-    """A Sisukas meeting convened by a Swedish-speaking social worker, sent to the circle."""
+async def sisukas(
+    bot: BotHarness, state: MeetingState = MeetingState.COLLECTING, convener_locale: str = "sv"
+) -> int:
+    """A Sisukas meeting convened by a Swedish-speaking social worker (unless told otherwise),
+    sent to the circle; only the teacher must answer."""
     settings = bot.services.settings
     now = utcnow()
     async with bot.services.sessions() as session, session.begin():
@@ -39,7 +42,13 @@ async def sisukas(bot: BotHarness, state: MeetingState = MeetingState.COLLECTING
         org = await f.organisation(session, name="Kuusilahden koulu")
         people = {}
         for uid, name, title, sector, locale in [
-            (CONVENER, "Stina Socialarbetare", "socialarbetare", Sector.CHILD_PROTECTION, "sv"),
+            (
+                CONVENER,
+                "Stina Socialarbetare",
+                "socialarbetare",
+                Sector.CHILD_PROTECTION,
+                convener_locale,
+            ),
             (TEACHER, "Olli Opettaja", "luokanopettaja", Sector.SCHOOL, "fi"),
             (PRINCIPAL, "Riitta Rehtori", "rehtori", Sector.SCHOOL, "fi"),
         ]:
@@ -85,7 +94,12 @@ async def sisukas(bot: BotHarness, state: MeetingState = MeetingState.COLLECTING
             meeting.fixed_at = meeting.starts_at - timedelta(days=7)
         meeting_id = meeting.id
     bot.services.outbox_wake.set()
-    for uid, locale in [(CONVENER, "sv"), (TEACHER, "fi"), (PRINCIPAL, "fi"), (STRANGER, "fi")]:
+    for uid, locale in [
+        (CONVENER, convener_locale),
+        (TEACHER, "fi"),
+        (PRINCIPAL, "fi"),
+        (STRANGER, "fi"),
+    ]:
         bot.api.user(uid, language_code=locale)
     return meeting_id
 
@@ -101,6 +115,18 @@ async def open_card(bot: BotHarness, uid: int, title: str, expect: str) -> dict:
         listing["reply_markup"]["inline_keyboard"][0][0]["callback_data"],
     )
     return await api.wait_for_message(uid, expect, after=latest)
+
+
+async def fix_anyway(
+    bot: BotHarness, uid: int, message: dict, data: str, asked: str, confirm: str
+) -> str:
+    """Press a "fix" button at a time the teacher has not answered: asked about it (`asked`
+    names the teacher), confirm (`confirm`); returns the confirming press."""
+    api = bot.api
+    latest = max(m["message_id"] for m in api.messages(uid))
+    api.press(uid, message["message_id"], data)
+    question = await api.wait_for_message(uid, asked, after=latest)
+    return api.press(uid, question["message_id"], button(question, confirm))
 
 
 async def state_of(bot: BotHarness, meeting_id: int) -> Meeting:
@@ -147,13 +173,23 @@ async def test_the_card_reminders_co_convener_and_two_people_fixing_at_once(
     await api.wait_for_message(TEACHER, "nimesi sinut toiseksi koollekutsujaksi")
 
     # The convener and the co-convener fix different times at the same moment: one wins.
+    # Nobody required has answered yet, so each is asked first, then both confirm at once.
     theirs = await open_card(bot, TEACHER, "Tapaamisesi:", "(vastauksia kerätään)")
     mine = await open_card(bot, CONVENER, "Dina möten:", "(svar samlas in)")
     fix_mine = mine["reply_markup"]["inline_keyboard"][1][0]
     fix_theirs = theirs["reply_markup"]["inline_keyboard"][2][0]
     assert fix_mine["text"].startswith("Bestäm ") and fix_theirs["text"].startswith("Sovi ")
-    first = api.press(CONVENER, mine["message_id"], fix_mine["callback_data"])
-    second = api.press(TEACHER, theirs["message_id"], fix_theirs["callback_data"])
+    latest = {uid: max(m["message_id"] for m in api.messages(uid)) for uid in (CONVENER, TEACHER)}
+    api.press(CONVENER, mine["message_id"], fix_mine["callback_data"])
+    api.press(TEACHER, theirs["message_id"], fix_theirs["callback_data"])
+    asked_me = await api.wait_for_message(
+        CONVENER, "Lärare: har inte svarat", after=latest[CONVENER]
+    )
+    asked_them = await api.wait_for_message(
+        TEACHER, "Opettaja ei ole vastannut", after=latest[TEACHER]
+    )
+    first = api.press(CONVENER, asked_me["message_id"], button(asked_me, "Bekräfta ändå"))
+    second = api.press(TEACHER, asked_them["message_id"], button(asked_them, "Vahvista silti"))
     answers = await asyncio.gather(callback_answer(api, first), callback_answer(api, second))
     texts = sorted(a["text"] for a in answers)
     winners = [t for t in texts if t.startswith(("Bestämt: ", "Sovittu: "))]
@@ -175,9 +211,8 @@ async def test_moving_straight_then_through_a_new_round_then_cancelling(bot: Bot
     meeting_id = await sisukas(bot)
     await api.wait_for_message(PRINCIPAL, "kutsuu sinut")  # the first round's times arrived
     mine = await open_card(bot, CONVENER, "Dina möten:", "(svar samlas in)")
-    api.press(
-        CONVENER, mine["message_id"], mine["reply_markup"]["inline_keyboard"][1][0]["callback_data"]
-    )
+    first_time = mine["reply_markup"]["inline_keyboard"][1][0]["callback_data"]
+    await fix_anyway(bot, CONVENER, mine, first_time, "Lärare: har inte svarat", "Bekräfta ändå")
     await api.wait_for_message(PRINCIPAL, "Aika on sovittu")
 
     card = await open_card(bot, CONVENER, "Dina möten:", "(tiden bestämd)")
@@ -273,9 +308,8 @@ async def test_a_revoked_professional_sees_and_hears_nothing_more(bot: BotHarnes
     assert (await callback_answer(api, card))["text"] == "Tämä painike ei ole sinua varten."
     # When the time is fixed, everyone else is told; they are not.
     mine = await open_card(bot, CONVENER, "Dina möten:", "(svar samlas in)")
-    api.press(
-        CONVENER, mine["message_id"], mine["reply_markup"]["inline_keyboard"][1][0]["callback_data"]
-    )
+    first_time = mine["reply_markup"]["inline_keyboard"][1][0]["callback_data"]
+    await fix_anyway(bot, CONVENER, mine, first_time, "Lärare: har inte svarat", "Bekräfta ändå")
     await api.wait_for_message(PRINCIPAL, "Aika on sovittu")
     await api.wait_for(lambda: api.documents(PRINCIPAL))
     assert not any("Aika on sovittu" in m.get("text", "") for m in api.messages(TEACHER))

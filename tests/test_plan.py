@@ -51,7 +51,9 @@ async def held(bot: BotHarness) -> tuple[int, str]:
             now=utcnow(),
         )
         start = meetings.current_candidates(meeting)[0].starts_at
-        await meetings.fix(session, meeting, start, settings, utcnow(), by=meeting.convener)
+        await meetings.fix(
+            session, meeting, start, settings, utcnow(), by=meeting.convener, confirmed=True
+        )
         ends = meeting.ends_at
     await JobWorker(bot.services.sessions, settings, clock=lambda: ends).run_once()
     bot.services.outbox_wake.set()

@@ -64,7 +64,9 @@ async def answered_and_fixed(bot: BotHarness, *, chat_allowed: bool = False) -> 
         )
         await questionnaire.submit(session, meeting, guardian, response, now, web)
         start = meetings.current_candidates(meeting)[0].starts_at
-        await meetings.fix(session, meeting, start, settings, now, by=meeting.convener)
+        await meetings.fix(
+            session, meeting, start, settings, now, by=meeting.convener, confirmed=True
+        )
         organisation = await session.get(Organisation, meeting.organisation_id)
         organisation.summary_in_chat_allowed = chat_allowed
         at = await questionnaire.deadline(session, meeting)  # the summary time
@@ -128,9 +130,7 @@ async def test_the_chosen_reader_gets_a_link_and_the_others_only_hear_no(
     async with bot.services.sessions() as session:
         count = len(
             (
-                await session.scalars(
-                    select(AuditEvent).where(AuditEvent.action == "answers.read")
-                )
+                await session.scalars(select(AuditEvent).where(AuditEvent.action == "answers.read"))
             ).all()
         )
     assert count == 2

@@ -22,7 +22,8 @@ from scheduling.models import (
 from scheduling.people import approved_professional
 
 from ..context import Context, services, translator_for
-from ..messages.circle import answer_keyboard, answers_of
+from ..messages import Rendered, heading
+from ..messages.circle import answer_keyboard, answers_of, fix_keyboard, quorum_question
 from . import family
 
 CODES = {"y": Availability.YES, "m": Availability.MAYBE, "n": Availability.NO}
@@ -112,30 +113,59 @@ async def answered(update: Update, context: Context) -> None:
 
 
 async def fix(update: Update, context: Context) -> None:
+    """`fix:<time>`: fix it, or first ask when someone required has not answered or cannot
+    come; `fix:<time>:!` fixes it as confirmed; `fix:<time>:<` goes back to the times."""
     query = update.callback_query
     t = await translator_for(update, context)
     svc = services(context)
+    _, raw_id, *step = query.data.split(":")
+    refusal = question = back = None
     async with transaction(svc.sessions) as session:
-        candidate = await session.get(CandidateTime, int(query.data.split(":")[1]))
+        candidate = await session.get(CandidateTime, int(raw_id))
         meeting = (
             await meetings.load(session, candidate.meeting_id, lock=True) if candidate else None
         )
         by = await approved_professional(session, update.effective_user.id)
         if meeting is None or by is None or not meetings.can_manage(meeting, by):
-            await query.answer(t.gettext("This button is no longer valid."), show_alert=True)
-            return
-        try:
-            await meetings.fix(session, meeting, candidate.starts_at, svc.settings, utcnow(), by=by)
-        except InvalidInput as error:
-            await query.answer(error.render(t), show_alert=True)
-            return
-        when = t.time_range(meeting.starts_at, meeting.ends_at, year=True)
-    svc.outbox_wake.set()
-    await query.answer(t.gettext("Fixed: {when}", when=when))
-    with suppress(BadRequest):  # the tally is re-rendered by delivery; other messages lose buttons
-        await query.edit_message_reply_markup(None)
+            refusal = t.gettext("This button is no longer valid.")
+        elif step == ["<"] and meeting.state != MeetingState.COLLECTING:
+            refusal = t.gettext("The time of this meeting has already been decided.")
+        elif step == ["<"]:
+            back = Rendered(
+                heading(t, meeting, True) + "\n" + t.gettext("Nothing was fixed. Choose a time:"),
+                fix_keyboard(t, await meetings.tally(session, meeting)),
+            )
+        else:
+            try:
+                await meetings.fix(
+                    session,
+                    meeting,
+                    candidate.starts_at,
+                    svc.settings,
+                    utcnow(),
+                    by=by,
+                    confirmed=step == ["!"],
+                )
+                when = t.time_range(meeting.starts_at, meeting.ends_at, year=True)
+            except meetings.QuorumNotMet as missing:
+                question = quorum_question(t, meeting, candidate, missing.gaps)
+            except InvalidInput as error:
+                refusal = error.render(t)
+    if refusal is not None:
+        await query.answer(refusal, show_alert=True)
+    elif back is not None:
+        await query.answer(t.gettext("Nothing was fixed."))
+        await query.edit_message_text(back.text, reply_markup=back.buttons)
+    elif question is not None:
+        await query.answer()
+        await update.effective_chat.send_message(question.text, reply_markup=question.buttons)
+    else:
+        svc.outbox_wake.set()
+        await query.answer(t.gettext("Fixed: {when}", when=when))
+        with suppress(BadRequest):  # the tally is re-rendered by delivery; others lose buttons
+            await query.edit_message_reply_markup(None)
 
 
 def install(application: Application) -> None:
     application.add_handler(CallbackQueryHandler(answered, pattern=r"^av:\d+:[ymn-]$"))
-    application.add_handler(CallbackQueryHandler(fix, pattern=r"^fix:\d+$"))
+    application.add_handler(CallbackQueryHandler(fix, pattern=r"^fix:\d+(:[!<])?$"))

@@ -43,7 +43,7 @@ from scheduling.timeparse import parse_date, parse_date_range, parse_moment
 
 from ..commands import CANCEL, NEW
 from ..context import Context, services, translator_for
-from ..messages import in_language
+from ..messages import in_language, role_names
 from ..vocabulary import sector_name
 
 TYPE, MY_ROLE, LABEL, LENGTH, PLACE, WINDOW, DEADLINE, CIRCLE, FIND, ROLE, TIMES = range(11)
@@ -339,12 +339,6 @@ async def chose_deadline(update: Update, context: Context) -> int:
 
 
 # -- the circle --------------------------------------------------------------------------------
-
-
-def role_names(t: Translator, kind: MeetingType) -> dict[str, str]:
-    names = {role.key: in_language(role.names, t.locale) for role in kind.roles}
-    names[meetings.CONVENER_ROLE] = t.gettext("convener")
-    return names
 
 
 async def show_circle(update: Update, context: Context, t: Translator, note: str = "") -> None:

@@ -20,9 +20,11 @@ from telegram import InlineKeyboardMarkup
 
 from scheduling.config import Settings
 from scheduling.i18n import Translator
+from scheduling.meetings import CONVENER_ROLE
 from scheduling.models import (
     FamilyMember,
     Meeting,
+    MeetingType,
     OutboxMessage,
     Participant,
 )
@@ -79,6 +81,13 @@ async def load_meeting(session: AsyncSession, meeting_id: int | None) -> Meeting
             selectinload(Meeting.participants).selectinload(Participant.family_member),
         )
     )
+
+
+def role_names(t: Translator, kind: MeetingType) -> dict[str, str]:
+    """A meeting type's roles by key, as the reader's language names them (lower case)."""
+    names = {role.key: in_language(role.names, t.locale) for role in kind.roles}
+    names[CONVENER_ROLE] = t.gettext("convener")
+    return names
 
 
 def seat_name(t: Translator, participant: Participant) -> str:

@@ -22,7 +22,16 @@ from scheduling.models import (
 )
 
 from ..commands import MEETINGS
-from . import RenderContext, Rendered, heading, load_meeting, renders, seat_name, when_and_where
+from . import (
+    RenderContext,
+    Rendered,
+    heading,
+    load_meeting,
+    renders,
+    role_names,
+    seat_name,
+    when_and_where,
+)
 
 CHOICES = (
     (Availability.YES, "y"),
@@ -159,19 +168,6 @@ async def tally(
             )
         )
     best = meetings.recommend(rows)
-    buttons = [
-        [
-            InlineKeyboardButton(
-                ("★ " if best is entry else "")
-                + t.gettext(
-                    "Fix {when}",
-                    when=t.time_range(entry.candidate.starts_at, entry.candidate.ends_at),
-                ),
-                callback_data=f"fix:{entry.candidate.id}",
-            )
-        ]
-        for entry in rows
-    ]
     if best is not None:
         lines.append(
             t.gettext(
@@ -179,7 +175,63 @@ async def tally(
                 when=t.time_range(best.candidate.starts_at, best.candidate.ends_at),
             )
         )
-    return Rendered("\n".join(lines), InlineKeyboardMarkup(buttons))
+    return Rendered("\n".join(lines), fix_keyboard(t, rows))
+
+
+def fix_keyboard(t: Translator, rows: list[meetings.Tally]) -> InlineKeyboardMarkup:
+    """A "fix" button a time: the recommended one first, starred, then the others in order."""
+    best = meetings.recommend(rows)
+    ordered = sorted(rows, key=lambda entry: entry is not best)
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(
+                    ("★ " if best is entry else "")
+                    + t.gettext(
+                        "Fix {when}",
+                        when=t.time_range(entry.candidate.starts_at, entry.candidate.ends_at),
+                    ),
+                    callback_data=f"fix:{entry.candidate.id}",
+                )
+            ]
+            for entry in ordered
+        ]
+    )
+
+
+def quorum_question(
+    t: Translator, meeting: Meeting, candidate: CandidateTime, gaps: list[meetings.Gap]
+) -> Rendered:
+    """Asked before fixing a time that someone required has not answered or cannot make: who
+    and why, then confirm or go back."""
+    names = role_names(t, meeting.meeting_type)
+    lines = [
+        heading(t, meeting, True),
+        t.gettext(
+            "Fix the meeting for {when} anyway?",
+            when=t.time_range(candidate.starts_at, candidate.ends_at, year=True),
+        ),
+    ]
+    for gap in gaps:
+        role = names.get(gap.seat.role, gap.seat.role)
+        role = role[:1].upper() + role[1:]
+        if gap.answer is None:
+            lines.append(t.gettext("{role} has not answered", role=role))
+        else:
+            lines.append(t.gettext("{role}: does not suit", role=role))
+    return Rendered(
+        "\n".join(lines),
+        InlineKeyboardMarkup(
+            [
+                [
+                    InlineKeyboardButton(
+                        t.gettext("Confirm anyway"), callback_data=f"fix:{candidate.id}:!"
+                    )
+                ],
+                [InlineKeyboardButton(t.gettext("Back"), callback_data=f"fix:{candidate.id}:<")],
+            ]
+        ),
+    )
 
 
 @renders("required_answered")
