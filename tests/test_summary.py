@@ -123,9 +123,7 @@ async def test_the_chosen_reader_gets_a_link_and_the_others_only_hear_no(
     async with bot.services.sessions() as session:
         count = len(
             (
-                await session.scalars(
-                    select(AuditEvent).where(AuditEvent.action == "answers.read")
-                )
+                await session.scalars(select(AuditEvent).where(AuditEvent.action == "answers.read"))
             ).all()
         )
     assert count == 2
@@ -176,5 +174,5 @@ async def test_a_young_person_decides_about_their_own_answers(bot: BotHarness) -
             )
             await questionnaire.submit(session, meeting, person, response, now, web)
         shown = await summaries.summary(session, meeting, teacher, "fi", settings, now, web)
-    words = [w for family in shown for _, w in family.answers]
+    words = [shown_answer.words for family in shown for shown_answer in family.answers]
     assert words == ["Huoltajan sanat."]
