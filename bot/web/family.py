@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduling import family_data, feedback, plans, questionnaire
 from scheduling.calendar_files import for_participant
@@ -37,6 +38,7 @@ from scheduling.models import (
     Organisation,
     Professional,
     QuestionKind,
+    QuestionnaireResponse,
     ResponseState,
     utcnow,
 )
@@ -88,7 +90,9 @@ class Visit:
     def url(self, path: str = "") -> str:
         return f"/f/{self.token}{path}?lang={self.code}"
 
-    async def questions(self, session, response) -> list[questionnaire.Asked]:  # type: ignore[no-untyped-def]
+    async def questions(
+        self, session: AsyncSession, response: QuestionnaireResponse
+    ) -> list[questionnaire.Asked]:
         """The member's questions in the page's language: the switcher changes them too."""
         member = self.view.seat.family_member
         return await questionnaire.questions(session, response, member, self.t.locale, self.plain)
