@@ -77,7 +77,7 @@ def asked(question: Question, locale: str, plain: bool) -> Asked:
             (o["key"], in_language(o["texts"], locale, plain)) for o in question.options or []
         ],
         for_child=question.for_child,
-        lang=locale,
+        lang=locale if question.texts.get(locale) else "fi",  # as in_language falls back
     )
 
 
