@@ -36,11 +36,16 @@ def name_of(seat: Participant) -> str | None:
 
 
 def invitation(
-    meeting: Meeting, seat: Participant | None, t: Translator, settings: Settings
+    meeting: Meeting,
+    seat: Participant | None,
+    t: Translator,
+    settings: Settings,
+    link: str | None = None,
 ) -> Invitation:
-    """The meeting as one recipient's calendar sees it (no attendee for a feed)."""
+    """The meeting as one recipient's calendar sees it (no attendee for a feed). `link` is
+    the recipient's own page (a family member's `/f/…`); without one, Kerralla's front page."""
     assert meeting.starts_at is not None and meeting.ends_at is not None
-    link = settings.base_url
+    link = link or settings.base_url
     address = email_of(seat) if seat is not None else None
     attendee = None
     if address:
@@ -67,14 +72,19 @@ def invitation(
 
 
 def for_participant(
-    meeting: Meeting, seat: Participant, t: Translator, settings: Settings, now: datetime
+    meeting: Meeting,
+    seat: Participant,
+    t: Translator,
+    settings: Settings,
+    now: datetime,
+    link: str | None = None,
 ) -> CalendarFile | None:
     """REQUEST (or CANCEL) for someone with an email address, naming them as the attendee;
     otherwise a PUBLISH their phone adds to its calendar — updated, and marked cancelled, by the
-    same UID with a higher SEQUENCE."""
+    same UID with a higher SEQUENCE. `link`: the recipient's own page, if they have one."""
     if meeting.starts_at is None:
         return None
-    event = invitation(meeting, seat, t, settings)
+    event = invitation(meeting, seat, t, settings, link)
     if event.attendee is None:
         return CalendarFile("PUBLISH", publish([event], now, t.gettext("Kerralla meetings")))
     if meeting.state == MeetingState.CANCELLED:

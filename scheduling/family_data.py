@@ -104,6 +104,7 @@ async def export(
             )
         }
         words = questionnaire.read_answers(response, settings)
+        written_in = questionnaire.written_in(response)
         answers.append(
             {
                 "meeting": response.meeting_id,
@@ -115,6 +116,7 @@ async def export(
                             questions[qid], locale, member.plain_language
                         ).text,
                         "answer": value,
+                        "language": written_in.get(qid),
                     }
                     for qid, value in words.items()
                     if qid in questions

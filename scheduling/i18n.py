@@ -38,6 +38,14 @@ CLDR_LOCALES = {"fi": "fi_FI", "sv": "sv_FI", "en": "en_GB"}
 
 # Each language's name in itself, for language choices.
 LANGUAGE_NAMES = {"fi": "suomi", "sv": "svenska", "en": "English"}
+# The family's choices: the languages, and plain Finnish (selkosuomi) for the questions.
+PLAIN_FINNISH = "fi-selko"
+FAMILY_LANGUAGES = (
+    ("fi", "suomi"),
+    (PLAIN_FINNISH, "selkosuomi"),
+    ("sv", "svenska"),
+    ("en", "English"),
+)
 
 
 def N_(message: str) -> str:

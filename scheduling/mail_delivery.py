@@ -7,7 +7,7 @@ else (4xx, no connection, a timeout) is tried again with backoff.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from . import meetings, outbox
 from .calendar_files import CalendarFile, for_participant
 from .config import Settings
-from .db import READ_ONLY
+from .db import READ_ONLY, transaction
 from .i18n import Translator, translator
 from .mail import PermanentMailError, TemporaryMailError, invitation_email, send
 from .models import Channel, Meeting, OutboxMessage, OutboxState, Professional, TelegramUser
@@ -34,7 +34,15 @@ def subject(t: Translator, meeting: Meeting, file: CalendarFile, settings: Setti
     return t.gettext("Invitation: {title}, {when}", title=title, when=when)
 
 
-def body(t: Translator, meeting: Meeting, file: CalendarFile, settings: Settings) -> str:
+def body(
+    t: Translator,
+    meeting: Meeting,
+    file: CalendarFile,
+    settings: Settings,
+    link: str | None = None,
+) -> str:
+    """The email's words: the time, the place and a link back — the recipient's own page if
+    they have one — and nothing about the family."""
     assert meeting.starts_at is not None and meeting.ends_at is not None
     lines = [
         t.gettext("The meeting has been cancelled.")
@@ -51,7 +59,7 @@ def body(t: Translator, meeting: Meeting, file: CalendarFile, settings: Settings
         t.gettext(
             "The calendar invitation is attached. The time and any changes are kept up to "
             "date in Kerralla: {link}",
-            link=settings.base_url,
+            link=link or settings.base_url,
         ),
     ]
     return "\n".join(lines)
@@ -70,47 +78,70 @@ class MailDelivery(OutboxWorker):
         self.settings = settings
 
     async def deliver(self, row_id: int) -> Outcome:
-        settings = self.settings
+        now = self.clock()
         async with self.sessions() as session:
             await session.connection(execution_options=READ_ONLY)
-            row = await session.get(OutboxMessage, row_id)
-            assert row is not None and row.email_to is not None
-            if row.kind != "calendar_email":
-                return Outcome.refused(f"no email for {row.kind!r}")
-            meeting = await meetings.load(session, row.meeting_id or 0)
-            seat = (
-                next(
-                    (p for p in meeting.participants if p.id == row.payload.get("participant_id")),
-                    None,
-                )
-                if meeting
-                else None
+            built = await self.build(session, row_id, now, writable=False)
+        if built is None:  # a family member's own page goes in: its link is a new secret
+            async with transaction(self.sessions) as session:
+                built = await self.build(session, row_id, now, writable=True)
+        if isinstance(built, Outcome):
+            return built
+        return await self.hand_over(*built)
+
+    async def build(
+        self, session: AsyncSession, row_id: int, now: datetime, *, writable: bool
+    ) -> tuple[bytes, str] | Outcome | None:
+        """The email for one outbox row; None when it needs a family page link and the
+        session is not `writable` to issue one."""
+        settings = self.settings
+        row = await session.get(OutboxMessage, row_id)
+        assert row is not None and row.email_to is not None
+        if row.kind != "calendar_email":
+            return Outcome.refused(f"no email for {row.kind!r}")
+        meeting = await meetings.load(session, row.meeting_id or 0)
+        seat = (
+            next(
+                (p for p in meeting.participants if p.id == row.payload.get("participant_id")),
+                None,
             )
-            if meeting is None or seat is None:
-                return Outcome.nothing_to_say()
-            t = translator(row.locale, settings.timezone)
-            now = self.clock()
-            file = for_participant(meeting, seat, t, settings, now)
-            if file is None:
-                return Outcome.nothing_to_say()
-            host = urlsplit(settings.base_url).hostname or "kerralla.invalid"
-            message = invitation_email(
-                sender=settings.smtp_from,
-                to=row.email_to,
-                reply_to=settings.smtp_reply_to,
-                sender_name="Kerralla",
-                subject=subject(t, meeting, file, settings),
-                text=body(t, meeting, file, settings),
-                calendar=file.content,
-                language=t.locale,
-                message_id=f"<outbox-{row.id}@{host}>",
-                now=now,
-            )
+            if meeting
+            else None
+        )
+        if meeting is None or seat is None or meeting.starts_at is None:
+            return Outcome.nothing_to_say()
+        link = None
+        if seat.family_member is not None:
+            if not writable:
+                return None
+            token = await meetings.family_page(session, meeting, seat, now)
+            link = f"{settings.base_url}/f/{token}"
+        t = translator(row.locale, settings.timezone)
+        file = for_participant(meeting, seat, t, settings, now, link)
+        if file is None:
+            return Outcome.nothing_to_say()
+        host = urlsplit(settings.base_url).hostname or "kerralla.invalid"
+        message = invitation_email(
+            sender=settings.smtp_from,
+            to=row.email_to,
+            reply_to=settings.smtp_reply_to,
+            sender_name="Kerralla",
+            subject=subject(t, meeting, file, settings),
+            text=body(t, meeting, file, settings, link),
+            calendar=file.content,
+            language=t.locale,
+            message_id=f"<outbox-{row.id}@{host}>",
+            now=now,
+        )
+        return message, row.email_to
+
+    async def hand_over(self, message: bytes, to: str) -> Outcome:
+        settings = self.settings
         try:
             await send(
                 message,
                 sender=settings.smtp_from,
-                recipients=[row.email_to],
+                recipients=[to],
                 host=settings.smtp_host or "localhost",
                 port=settings.smtp_port,
                 user=settings.smtp_user,

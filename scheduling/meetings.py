@@ -267,20 +267,30 @@ async def open_seat(
         meeting_id=meeting.id,
         family_member_id=member.id if member else None,
     )
-    web_token = None
-    if member is not None:
-        # The family's page stays open until a while after the meeting can have been held.
-        until = max(datetime.combine(meeting.window_end or now.date(), time(0), UTC), now)
-        web_token = await issue(
-            session,
-            TokenPurpose.FAMILY_FORM,
-            until + timedelta(days=30),
-            locale=locale,
-            participant_id=seat.id,
-            meeting_id=meeting.id,
-            family_member_id=member.id,
-        )
+    web_token = await family_page(session, meeting, seat, now) if member is not None else None
     return OpenSeat(seat, token, web_token)
+
+
+async def family_page(
+    session: AsyncSession, meeting: Meeting, seat: Participant, now: datetime
+) -> str:
+    """A new secret for a family member's own page (`/f/<token>`), e.g. for an email to them.
+
+    The page stays open until a while after the meeting can have been held."""
+    member = seat.family_member
+    assert member is not None
+    until = max(datetime.combine(meeting.window_end or now.date(), time(0), UTC), now)
+    if meeting.ends_at is not None:
+        until = max(until, meeting.ends_at)
+    return await issue(
+        session,
+        TokenPurpose.FAMILY_FORM,
+        until + timedelta(days=30),
+        locale=member.locale,
+        participant_id=seat.id,
+        meeting_id=meeting.id,
+        family_member_id=member.id,
+    )
 
 
 async def claim_seat(

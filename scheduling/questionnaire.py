@@ -20,7 +20,7 @@ from sqlalchemy.orm import selectinload
 from .config import Settings
 from .crypto import seal, unseal
 from .errors import InvalidInput
-from .i18n import N_, Nn_
+from .i18n import N_, PLAIN_FINNISH, Nn_
 from .models import (
     AccessChannel,
     ActorKind,
@@ -42,7 +42,7 @@ from .models import (
 from .reminders import summary_time
 
 MAX_ANSWER = 4000
-PLAIN = "fi-selko"
+PLAIN = PLAIN_FINNISH
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,7 @@ class Asked:
     help: str | None
     options: list[tuple[str, str]]
     for_child: bool
+    lang: str  # the language the text is in (fi for plain Finnish too)
 
 
 def in_language(texts: dict[str, Any], locale: str, plain: bool) -> str:
@@ -76,6 +77,7 @@ def asked(question: Question, locale: str, plain: bool) -> Asked:
             (o["key"], in_language(o["texts"], locale, plain)) for o in question.options or []
         ],
         for_child=question.for_child,
+        lang=locale if question.texts.get(locale) else "fi",  # as in_language falls back
     )
 
 
@@ -139,9 +141,15 @@ async def response_for(
 
 
 async def questions(
-    session: AsyncSession, response: QuestionnaireResponse, member: FamilyMember
+    session: AsyncSession,
+    response: QuestionnaireResponse,
+    member: FamilyMember,
+    locale: str | None = None,
+    plain: bool | None = None,
 ) -> list[Asked]:
-    """The questions for this member: a child or young person is asked their own questions."""
+    """The questions for this member, in `locale` (plain Finnish if `plain`; by default the
+    member's own choice): a child or young person is asked the child's questions, the adults
+    theirs — never each other's."""
     rows = (
         await session.scalars(
             select(Question)
@@ -150,9 +158,9 @@ async def questions(
         )
     ).all()
     child = member.role == FamilyRole.CHILD
-    return [
-        asked(q, member.locale, member.plain_language) for q in rows if q.for_child or not child
-    ]
+    locale = locale or member.locale
+    plain = member.plain_language if plain is None else plain
+    return [asked(q, locale, plain) for q in rows if q.for_child == child]
 
 
 async def deadline(session: AsyncSession, meeting: Meeting) -> datetime | None:
@@ -224,9 +232,19 @@ async def save_answer(
     answer = next((a for a in response.answers if a.question_id == question.id), None)
     if answer is None:
         response.answers.append(
-            Answer(response_id=response.id, question_id=question.id, value_encrypted=sealed)
+            Answer(
+                response_id=response.id,
+                question_id=question.id,
+                value_encrypted=sealed,
+                locale=question.lang,
+            )
         )
     else:
+        before = (
+            json.loads(unseal(settings, answer.value_encrypted)) if answer.value_encrypted else None
+        )
+        if before != checked:  # kept as it was: still in the language it was written in
+            answer.locale = question.lang
         answer.value_encrypted = sealed
     audit(session, member, "answers.write", response, channel, now)
     await session.flush()
@@ -238,6 +256,21 @@ def as_shown(question: Asked, value: str | list[str] | None) -> str | None:
     if isinstance(value, list):
         return ", ".join(labels.get(v, v) for v in value)
     return labels.get(value, value) if value is not None else None
+
+
+def written_in(response: QuestionnaireResponse) -> dict[int, str | None]:
+    """The language each answer was written in, by question id."""
+    return {a.question_id: a.locale for a in response.answers}
+
+
+def answer_language(
+    question: Asked, written_in: dict[int, str | None], member: FamilyMember
+) -> str:
+    """The language an answer is shown in: words in the language they were written in,
+    chosen options in the reader's (the labels of `question`)."""
+    if question.kind != QuestionKind.FREE_TEXT:
+        return question.lang
+    return written_in.get(question.id) or member.locale
 
 
 def read_answers(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,10 +30,33 @@ from .models import (
 from .tokens import find, issue
 
 
+class Shown(NamedTuple):
+    question: str  # in the reader's language
+    words: str | None  # as written (chosen options by their labels in the reader's language)
+    lang: str  # the language of `words`
+
+
 @dataclass(frozen=True)
 class FamilyAnswers:
     member: FamilyMember
-    answers: list[tuple[str, str | None]]  # (question in the reader's language, the words)
+    answers: list[Shown]
+    # Which of the meeting's family members of the same role (1, 2, …); None if the only one.
+    number: int | None = None
+
+
+def numbers(meeting: Meeting) -> dict[int, int]:
+    """Family members by their number among those of the same role in the meeting (two
+    guardians are guardian 1 and guardian 2); a role held by one person is not numbered."""
+    by_role: dict[str, list[int]] = {}
+    for seat in sorted(meeting.participants, key=lambda p: p.id):
+        if seat.family_member is not None:
+            by_role.setdefault(seat.family_member.role.value, []).append(seat.family_member.id)
+    return {
+        member_id: number
+        for members in by_role.values()
+        if len(members) > 1
+        for number, member_id in enumerate(members, 1)
+    }
 
 
 async def summary(
@@ -60,6 +84,7 @@ async def summary(
         )
     ).all()
     shown = []
+    numbered = numbers(meeting)
     for response in responses:
         if reader.id not in questionnaire.readers(response):
             continue
@@ -71,14 +96,21 @@ async def summary(
             )
         }
         words = questionnaire.read_answers(response, settings)
+        written_in = questionnaire.written_in(response)
         rows = []
         for question in sorted(questions.values(), key=lambda q: q.position):
             if question.id not in words:
                 continue
             asked = questionnaire.asked(question, locale, plain=False)
-            rows.append((asked.text, questionnaire.as_shown(asked, words[question.id])))
+            rows.append(
+                Shown(
+                    asked.text,
+                    questionnaire.as_shown(asked, words[question.id]),
+                    questionnaire.answer_language(asked, written_in, member),
+                )
+            )
         questionnaire.audit(session, member, "answers.read", response, channel, now, reader=reader)
-        shown.append(FamilyAnswers(member, rows))
+        shown.append(FamilyAnswers(member, rows, numbered.get(member.id)))
     return shown
 
 

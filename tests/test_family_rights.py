@@ -109,7 +109,10 @@ async def test_on_the_page_in_swedish(bot: BotHarness, client: TestClient) -> No
     assert download.headers["Content-Disposition"].startswith("attachment")
     everything = json.loads(await download.text())
     answers = everything["questionnaires"][0]["answers"]
-    assert any(a["answer"] == WORDS and a["question"].startswith("Vad oroar") for a in answers)
+    assert any(
+        a["answer"] == WORDS and a["question"].startswith("Vad oroar") and a["language"] == "sv"
+        for a in answers
+    )
     readers = everything["questionnaires"][0]["may_read"]
     assert any(r["role"] == "lärare" and r["granted"] is False for r in readers)
     trail = everything["who_read_or_changed_your_answers"]

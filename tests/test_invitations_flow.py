@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import re
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC
 from email.message import EmailMessage
@@ -19,11 +20,12 @@ from aiosmtpd.smtp import Envelope, Session
 from sqlalchemy import select
 
 from bot.web.app import build_web_app
-from scheduling.models import Meeting, Professional
+from scheduling import meetings
+from scheduling.models import FamilyRole, Meeting, Professional, utcnow
 
 from .calendar_servers import free_port
 from .harness import BotHarness, button, running_bot
-from .test_managing import CONVENER, PRINCIPAL, TEACHER, open_card, sisukas
+from .test_managing import CONVENER, PRINCIPAL, TEACHER, fix_anyway, open_card, sisukas
 
 REFUSED = "rehtori@kuusilahti.example"
 
@@ -107,8 +109,14 @@ async def test_fix_move_cancel_reach_chats_and_mailboxes(
 
     # Fixed: everyone gets a file in the chat; those with an address get an email.
     card = await open_card(bot, CONVENER, "Dina möten:", "(svar samlas in)")
-    api.press(
-        CONVENER, card["message_id"], card["reply_markup"]["inline_keyboard"][1][0]["callback_data"]
+    # Nobody has answered, so the convener is asked once more and confirms.
+    await fix_anyway(
+        bot,
+        CONVENER,
+        card,
+        card["reply_markup"]["inline_keyboard"][1][0]["callback_data"],
+        "Lärare: har inte svarat",
+        "Bekräfta ändå",
     )
     await api.wait_for(lambda: all(api.documents(uid) for uid in (CONVENER, TEACHER, PRINCIPAL)))
     async with bot.services.sessions() as session:
@@ -198,8 +206,13 @@ async def test_a_personal_feed_and_renewing_it(bot: BotHarness) -> None:
     api = bot.api
     await sisukas(bot)
     card = await open_card(bot, CONVENER, "Dina möten:", "(svar samlas in)")
-    api.press(
-        CONVENER, card["message_id"], card["reply_markup"]["inline_keyboard"][1][0]["callback_data"]
+    await fix_anyway(
+        bot,
+        CONVENER,
+        card,
+        card["reply_markup"]["inline_keyboard"][1][0]["callback_data"],
+        "Lärare: har inte svarat",
+        "Bekräfta ändå",
     )
     await api.wait_for(lambda: api.documents(TEACHER))
 
@@ -230,3 +243,57 @@ async def test_a_personal_feed_and_renewing_it(bot: BotHarness) -> None:
         assert (
             await client.get(second.removeprefix("https://kerralla.kuusilahti.example"))
         ).status == 200
+
+
+async def test_a_family_members_invitation_leads_to_their_own_page(
+    bot: BotHarness, smtp: tuple[Inbox, int]
+) -> None:
+    """The link in a family member's email, and in its calendar file, is their own page; a
+    professional (no page of their own yet) is led to Kerralla's front page."""
+    inbox = smtp[0]
+    meeting_id = await sisukas(bot)
+    await give_emails(bot)
+    now = utcnow()
+    async with bot.services.sessions() as session, session.begin():
+        meeting = await meetings.load(session, meeting_id)
+        opened = await meetings.open_seat(
+            session,
+            meeting,
+            "guardian",
+            family_role=FamilyRole.GUARDIAN,
+            required=False,
+            locale="sv",
+            now=now,
+        )
+        opened.seat.family_member.email = "vardnadshavare@hem.example"
+        meeting = await meetings.load(session, meeting_id)
+        start = meetings.current_candidates(meeting)[0].starts_at
+        await meetings.fix(
+            session, meeting, start, bot.services.settings, now, by=meeting.convener, confirmed=True
+        )
+    await bot.api.wait_for(
+        lambda: inbox.to("vardnadshavare@hem.example") and inbox.to("olli@kuusilahti.example")
+    )
+    message = inbox.to("vardnadshavare@hem.example")[0]
+    assert str(message["Subject"]).startswith("Inbjudan: Möte, ")
+    text = message.get_payload()[0].get_payload()[0].get_content()
+    page = re.search(r"https://kerralla\.kuusilahti\.example/f/[A-Za-z0-9_-]+", text).group(0)
+    html = message.get_payload()[0].get_payload()[1].get_content()
+    assert f'<a href="{page}">' in html
+    event = icalendar.Calendar.from_ical(parts(message)[3]).walk("VEVENT")[0]
+    assert str(event["URL"]) == page and page in str(event["DESCRIPTION"])
+    # Nothing about the family or the matter: the minimum, and the way back to their page.
+    for words in ("SS-7", "Sisukas", "vårdnadshavare", "huoltaja"):
+        assert words not in message.as_string().replace("vardnadshavare@hem.example", "")
+
+    # The link opens the guardian's own page, in their language.
+    async with TestClient(TestServer(build_web_app(bot.services))) as client:
+        opened_page = await client.get(page.removeprefix("https://kerralla.kuusilahti.example"))
+        assert opened_page.status == 200
+        assert "<h1>Möte</h1>" in await opened_page.text()
+
+    # The teacher has no page of their own yet: their link is Kerralla's front page.
+    teacher = inbox.to("olli@kuusilahti.example")[0]
+    event = icalendar.Calendar.from_ical(parts(teacher)[3]).walk("VEVENT")[0]
+    assert str(event["URL"]) == "https://kerralla.kuusilahti.example"
+    assert "/f/" not in teacher.as_string()

@@ -181,5 +181,5 @@ async def test_a_young_person_decides_about_their_own_answers(bot: BotHarness) -
             )
             await questionnaire.submit(session, meeting, person, response, now, web)
         shown = await summaries.summary(session, meeting, teacher, "fi", settings, now, web)
-    words = [w for family in shown for _, w in family.answers]
+    words = [shown_answer.words for family in shown for shown_answer in family.answers]
     assert words == ["Huoltajan sanat."]

@@ -22,7 +22,7 @@ from telegram.ext import (
 from scheduling import meetings, questionnaire
 from scheduling.db import transaction
 from scheduling.errors import InvalidInput
-from scheduling.i18n import Translator, translator
+from scheduling.i18n import FAMILY_LANGUAGES, Translator, translator
 from scheduling.models import (
     AccessChannel,
     Meeting,
@@ -40,7 +40,7 @@ from ..messages import in_language
 
 LANGUAGE, INTRO, READERS, QUESTION, REVIEW = range(5)
 CHAT = AccessChannel.TELEGRAM
-CHOICES = (("fi", "suomi"), ("fi-selko", "selkosuomi"), ("sv", "svenska"), ("en", "English"))
+CHOICES = FAMILY_LANGUAGES
 PREVIEW = 300  # characters of each answer shown in the review
 
 
@@ -225,11 +225,15 @@ async def show_question(
     async with services(context).sessions() as session:
         _meeting, member, response, t = await load(update, context, session)
         asked = await questionnaire.questions(session, response, member)
-        past_the_last = number > len(asked)
-        number = min(max(number, 1), len(asked))
-        question = asked[number - 1]
-        saved = questionnaire.read_answers(response, services(context).settings).get(question.id)
-    if past_the_last:
+        if number > len(asked):  # past the last (or none for this member): the review
+            question = None
+        else:
+            number = max(number, 1)
+            question = asked[number - 1]
+            saved = questionnaire.read_answers(response, services(context).settings).get(
+                question.id
+            )
+    if question is None:
         return await show_review(update, context)
     state(context)["number"] = number
     lines = [

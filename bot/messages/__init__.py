@@ -108,6 +108,15 @@ def family_role_name(t: Translator, member: FamilyMember | None) -> str:
     }.get(role, t.gettext("family member"))
 
 
+def numbered_family_name(t: Translator, member: FamilyMember | None, number: int | None) -> str:
+    """The family member as a reader of the answers tells them apart: "Huoltaja 1"."""
+    role = family_role_name(t, member).capitalize()
+    if not number:
+        return role
+    # Translators: one of two family members in the same role, e.g. "Guardian 2".
+    return t.gettext("{role} {number}", role=role, number=number)
+
+
 def heading(t: Translator, meeting: Meeting, for_professional: bool) -> str:
     """The meeting as its reader knows it: type and case label for professionals only."""
     if for_professional:

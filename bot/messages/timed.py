@@ -14,9 +14,9 @@ from ..vocabulary import FEEDBACK_CHOICES
 from . import (
     RenderContext,
     Rendered,
-    family_role_name,
     heading,
     load_meeting,
+    numbered_family_name,
     recipient_is_professional,
     renders,
     seat_name,
@@ -145,8 +145,8 @@ async def summary_ready(
     ]
     for family in shared:
         lines.append("")
-        lines.append(family_role_name(t, family.member).capitalize())
-        for question, words in family.answers:
+        lines.append(numbered_family_name(t, family.member, family.number))
+        for question, words, _lang in family.answers:
             lines.append(f"{question}\n→ {words if words else t.gettext('No answer')}")
     text = "\n".join(lines)
     return Rendered(text if len(text) <= 4096 else text[:4090] + "…")

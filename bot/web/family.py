@@ -15,12 +15,21 @@ from dataclasses import dataclass
 
 from aiohttp import web
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from scheduling import family_data, feedback, plans, questionnaire
 from scheduling.calendar_files import for_participant
 from scheduling.db import transaction
 from scheduling.errors import InvalidInput
-from scheduling.i18n import LOCALES, N_, Translator, negotiate_locale, translator
+from scheduling.i18n import (
+    FAMILY_LANGUAGES,
+    LOCALES,
+    N_,
+    PLAIN_FINNISH,
+    Translator,
+    negotiate_locale,
+    translator,
+)
 from scheduling.meetings import FamilyView, family_view
 from scheduling.models import (
     AccessChannel,
@@ -29,6 +38,7 @@ from scheduling.models import (
     Organisation,
     Professional,
     QuestionKind,
+    QuestionnaireResponse,
     ResponseState,
     utcnow,
 )
@@ -64,14 +74,28 @@ def csrf_value(request: web.Request) -> str:
 
 @dataclass
 class Visit:
-    """One request on a family page: who (the link's person) and the translator to use."""
+    """One request on a family page: who (the link's person), the translator to use, and
+    whether the questions are in plain Finnish."""
 
     view: FamilyView
     t: Translator
     token: str
+    plain: bool = False
+
+    @property
+    def code(self) -> str:
+        """The page's language as the switcher names it: fi, fi-selko, sv or en."""
+        return PLAIN_FINNISH if self.plain else self.t.locale
 
     def url(self, path: str = "") -> str:
-        return f"/f/{self.token}{path}?lang={self.t.locale}"
+        return f"/f/{self.token}{path}?lang={self.code}"
+
+    async def questions(
+        self, session: AsyncSession, response: QuestionnaireResponse
+    ) -> list[questionnaire.Asked]:
+        """The member's questions in the page's language: the switcher changes them too."""
+        member = self.view.seat.family_member
+        return await questionnaire.questions(session, response, member, self.t.locale, self.plain)
 
 
 async def visit(request: web.Request, session) -> Visit | None:  # type: ignore[no-untyped-def]
@@ -79,8 +103,15 @@ async def visit(request: web.Request, session) -> Visit | None:  # type: ignore[
     view = await family_view(session, request.match_info["token"], utcnow())
     if view is None:
         return None
-    locale = language(request, view.locale, services.settings.default_locale)
-    return Visit(view, translator(locale, view.meeting.time_zone), request.match_info["token"])
+    asked = request.query.get("lang", "")
+    if asked == PLAIN_FINNISH:
+        locale, plain = "fi", True
+    else:
+        locale = language(request, view.locale, services.settings.default_locale)
+        member = view.seat.family_member
+        plain = asked not in LOCALES and locale == "fi" and member.plain_language
+    t = translator(locale, view.meeting.time_zone)
+    return Visit(view, t, request.match_info["token"], plain)
 
 
 def not_valid(request: web.Request) -> web.Response:
@@ -102,6 +133,8 @@ def page(request: web.Request, visit: Visit, template: str, **values: object) ->
         url=visit.url,
         csrf=csrf_value(request),
         title=settings.invitation_title or visit.t.gettext("Meeting"),
+        choices=FAMILY_LANGUAGES,
+        chosen=visit.code,
         **values,
     )
 
@@ -158,8 +191,9 @@ async def calendar_file(request: web.Request) -> web.Response:
         found = await visit(request, session)
     if found is None or found.view.meeting.starts_at is None:
         raise web.HTTPNotFound()
+    page_link = f"{services.settings.base_url}/f/{found.token}"  # back to this page
     file = for_participant(
-        found.view.meeting, found.view.seat, found.t, services.settings, utcnow()
+        found.view.meeting, found.view.seat, found.t, services.settings, utcnow(), page_link
     )
     if file is None:
         raise web.HTTPNotFound()
@@ -258,7 +292,7 @@ async def question_page(request: web.Request) -> web.Response:
         response = await questionnaire.response_for(session, meeting, member)
         if response is None:
             return not_valid(request)
-        asked = await questionnaire.questions(session, response, member)
+        asked = await found.questions(session, response)
         if not 1 <= number <= len(asked):
             raise web.HTTPSeeOther(found.url("/review"))
         question = asked[number - 1]
@@ -343,13 +377,21 @@ async def review_page(request: web.Request) -> web.Response:
                 redirect = found.url("/review") + "&sent=1"
             except InvalidInput as refusal:
                 error = refusal.render(found.t)
-        asked = await questionnaire.questions(session, response, member)
+        asked = await found.questions(session, response)
         answers = questionnaire.read_answers(response, services.settings)
+        written_in = questionnaire.written_in(response)
         questionnaire.audit(session, member, "answers.read", response, WEB, utcnow())
         rows = []
         for number, question in enumerate(asked, 1):
             value = questionnaire.as_shown(question, answers.get(question.id))
-            rows.append({"number": number, "question": question.text, "answer": value})
+            rows.append(
+                {
+                    "number": number,
+                    "question": question.text,
+                    "answer": value,
+                    "lang": questionnaire.answer_language(question, written_in, member),
+                }
+            )
         until = await questionnaire.deadline(session, meeting)
         submitted = response.state == ResponseState.SUBMITTED
         readers = len(questionnaire.readers(response))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -33,16 +34,27 @@ def page_locale(request: web.Request, default: str) -> str:
     return negotiate_locale(request.headers.get("Accept-Language"), default)
 
 
-def render(request: web.Request, template: str, t: Translator, **values: Any) -> web.Response:
-    """A page in `t`'s language, with links to the same page in the other languages."""
+def render(
+    request: web.Request,
+    template: str,
+    t: Translator,
+    *,
+    choices: Sequence[tuple[str, str]] | None = None,
+    chosen: str | None = None,
+    **values: Any,
+) -> web.Response:
+    """A page in `t`'s language, with links to the same page in the other languages (or in
+    `choices`, `(code, name)`, of which `chosen` is the current one)."""
+    choices = choices or [(code, LANGUAGE_NAMES[code]) for code in LOCALES]
+    chosen = chosen or t.locale
     switcher = [
         {
-            "code": code,
-            "name": LANGUAGE_NAMES[code],
+            "code": code.split("-")[0],  # the language tag: plain Finnish is Finnish
+            "name": name,
             "url": str(request.rel_url.update_query(lang=code)),
-            "current": code == t.locale,
+            "current": code == chosen,
         }
-        for code in LOCALES
+        for code, name in choices
     ]
     html = (
         environment()

@@ -12,7 +12,7 @@ from scheduling.db import transaction
 from scheduling.i18n import translator
 from scheduling.models import AccessChannel, TelegramUser, utcnow
 
-from ..messages import family_role_name
+from ..messages import numbered_family_name
 from .context import SERVICES
 from .family import language, not_valid
 from .pages import render
@@ -43,7 +43,7 @@ async def summary_page(request: web.Request) -> web.Response:
         t,
         meeting=meeting,
         families=families,
-        family_name=lambda member: family_role_name(t, member).capitalize(),
+        family_name=lambda family: numbered_family_name(t, family.member, family.number),
     )
     response.headers["Cache-Control"] = "no-store"
     return response

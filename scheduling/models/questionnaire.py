@@ -47,6 +47,8 @@ class Answer(Base):
     question_id: Mapped[int] = mapped_column(sa.ForeignKey("questions.id"))
     # None when the question was skipped.
     value_encrypted: Mapped[bytes | None]
+    # The language the question was asked in, so the answer is shown as written (fi, sv, en).
+    locale: Mapped[str | None] = mapped_column(sa.String(5))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
     response: Mapped[QuestionnaireResponse] = relationship(back_populates="answers")
