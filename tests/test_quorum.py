@@ -166,3 +166,28 @@ async def test_the_domain_refuses_to_fix_over_the_quorum_unless_confirmed(bot: B
             session, meeting, new, settings, now, by=meeting.convener, confirmed=True
         )
         assert meeting.state == MeetingState.SCHEDULED and meeting.starts_at == new
+
+
+async def test_a_confirmation_from_a_past_round_fixes_nothing(bot: BotHarness) -> None:
+    """The convener was asked about a time, then the meeting went through a new round: the old
+    question's "confirm" no longer fixes the old time."""
+    api = bot.api
+    meeting_id = await sisukas(bot, convener_locale="fi")
+    tally = await api.wait_for_message(CONVENER, "Vastaukset: Sisukas – SS-7")
+    latest = newest(bot, CONVENER)
+    api.press(CONVENER, tally["message_id"], keys(tally)[0]["callback_data"])
+    question = await api.wait_for_message(CONVENER, "Opettaja ei ole vastannut", after=latest)
+
+    settings, now = bot.services.settings, utcnow()
+    async with bot.services.sessions() as session, session.begin():
+        meeting = await meetings.load(session, meeting_id)
+        first, *_ = meetings.current_candidates(meeting)
+        await meetings.fix(
+            session, meeting, first.starts_at, settings, now, by=meeting.convener, confirmed=True
+        )
+        new = first.starts_at + timedelta(days=1)
+        await meetings.ask_again(session, meeting, [new], settings, now, by=meeting.convener)
+
+    stale = api.press(CONVENER, question["message_id"], button(question, "Vahvista silti"))
+    assert (await callback_answer(api, stale))["text"] == "Tämä painike ei ole enää voimassa."
+    assert (await meeting_of(bot, meeting_id)).state == MeetingState.COLLECTING

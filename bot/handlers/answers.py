@@ -126,7 +126,12 @@ async def fix(update: Update, context: Context) -> None:
             await meetings.load(session, candidate.meeting_id, lock=True) if candidate else None
         )
         by = await approved_professional(session, update.effective_user.id)
-        if meeting is None or by is None or not meetings.can_manage(meeting, by):
+        if (
+            meeting is None
+            or by is None
+            or not meetings.can_manage(meeting, by)
+            or candidate not in meetings.current_candidates(meeting)  # a button of a past round
+        ):
             refusal = t.gettext("This button is no longer valid.")
         elif step == ["<"] and meeting.state != MeetingState.COLLECTING:
             refusal = t.gettext("The time of this meeting has already been decided.")
