@@ -7,7 +7,7 @@ import ipaddress
 import itertools
 import time
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import caldav
@@ -27,6 +27,7 @@ from scheduling.calendars import (
     ForbiddenAddress,
     GuardedResolver,
     MalformedCalendar,
+    SkippedEntry,
     address_allowed,
     busy_from_caldav,
     busy_from_feed,
@@ -36,6 +37,7 @@ from scheduling.calendars import (
     gather_busy,
     merge_busy,
     problem_text,
+    read_ics,
 )
 from scheduling.errors import InvalidInput
 from scheduling.slots import Interval
@@ -324,21 +326,82 @@ def test_a_weekly_series_keeps_its_local_time_across_both_dst_changes() -> None:
     assert len(busy) == 32
 
 
+def test_an_unknown_calendar_zone_leaves_floating_times_in_the_meetings_zone() -> None:
+    data = ics(
+        "UID:f\nDTSTART:20260506T140000\nDTEND:20260506T150000",
+        extra="X-WR-TIMEZONE:Mars/Olympus_Mons",
+    )
+    assert busy_from_ics(data, WINDOW_START, WINDOW_END, ZONE) == [
+        Interval(utc(2026, 5, 6, 11), utc(2026, 5, 6, 12)),
+    ]
+
+
 @pytest.mark.parametrize(
     "data",
     [
         b"",
         b"<html><body>Sign in</body></html>",
         b"BEGIN:VEVENT\r\nDTSTART:20260505T120000Z\r\nEND:VEVENT\r\n",
-        ics("UID:r\nDTSTART:20260505T120000Z\nDTEND:20260505T130000Z\nRRULE:FREQ=SOMETIMES"),
-        ics("UID:s\nDTSTART:20260505T120000Z\nDTEND:20260505T120001Z\nRRULE:FREQ=SECONDLY"),
-        ics("UID:m\nDTSTART:20260505T120000Z\nDTEND:20260505T120100Z\nRRULE:FREQ=MINUTELY"),
     ],
-    ids=["empty", "html", "no-vcalendar", "bad-rrule", "secondly", "minutely"],
+    ids=["empty", "html", "no-vcalendar"],
 )
 def test_malformed_calendars_raise_malformed(data: bytes) -> None:
     with pytest.raises(MalformedCalendar):
         busy_from_ics(data, WINDOW_START, WINDOW_END, ZONE)
+
+
+def with_events(feed: bytes, *events: str) -> bytes:
+    """`feed` with more VEVENTs at its end."""
+    more = ics(*events)
+    added = more[more.index(b"BEGIN:VEVENT") : more.rindex(b"END:VCALENDAR")]
+    return feed.replace(b"END:VCALENDAR\r\n", added + b"END:VCALENDAR\r\n")
+
+
+BROKEN_RDATE = """
+    UID:broken-rdate@kerralla.test
+    DTSTART;TZID=Europe/Helsinki:20260504T090000
+    DTEND;TZID=Europe/Helsinki:20260504T100000
+    RDATE:2026-05-11 klo 9
+    SUMMARY:Koulutus
+"""
+YEAR_9999 = """
+    UID:far@kerralla.test
+    DTSTART;VALUE=DATE:99991231
+    RRULE:FREQ=YEARLY
+    SUMMARY:Vuosijuhla
+"""
+ONCE_IN_9999 = """
+    UID:once-far@kerralla.test
+    DTSTART;VALUE=DATE:99991231
+    SUMMARY:Kaukana
+"""
+
+
+def test_a_broken_entry_is_skipped_and_named_and_the_rest_is_read() -> None:
+    data = with_events(MAIN_FEED, BROKEN_RDATE, YEAR_9999, ONCE_IN_9999)
+    reading = read_ics(data, WINDOW_START, WINDOW_END, ZONE)
+    assert reading.busy == MAIN_BUSY
+    assert reading.skipped == [
+        SkippedEntry("Koulutus", date(2026, 5, 4), "bad_date", "RDATE"),
+        SkippedEntry("Vuosijuhla", date(9999, 12, 31), "out_of_range"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("rule", "reason"),
+    [
+        ("FREQ=SOMETIMES", ("bad_value", "RRULE")),
+        ("FREQ=SECONDLY", ("too_frequent", "RRULE")),
+        ("FREQ=MINUTELY", ("too_frequent", "RRULE")),
+    ],
+)
+def test_a_recurrence_that_cannot_be_used_is_skipped(rule: str, reason: tuple[str, str]) -> None:
+    data = with_events(
+        SIMPLE_FEED, f"UID:r\nDTSTART:20260505T120000Z\nDTEND:20260505T120001Z\nRRULE:{rule}"
+    )
+    reading = read_ics(data, WINDOW_START, WINDOW_END, ZONE)
+    assert reading.busy == SIMPLE_BUSY
+    assert [(e.reason, e.property) for e in reading.skipped] == [reason]
 
 
 def test_an_empty_calendar_is_known_and_free() -> None:
@@ -414,9 +477,15 @@ async def test_an_oversize_body_is_malformed_without_reading_it_all(feeds: FeedS
     assert time.monotonic() - began < 2
 
 
-async def test_a_broken_recurrence_over_http_is_malformed(feeds: FeedServer) -> None:
-    feeds.feeds["broken.ics"] = ics("UID:b\nDTSTART:20260505T120000Z\nRRULE:FREQ=WHENEVER")
-    assert await read(feeds.url("/feeds/broken.ics")) == unknown("malformed")
+async def test_a_broken_recurrence_over_http_is_skipped_and_told(feeds: FeedServer) -> None:
+    feeds.feeds["broken.ics"] = with_events(
+        SIMPLE_FEED, "UID:b\nDTSTART:20260505T120000Z\nRRULE:FREQ=WHENEVER\nSUMMARY:Tapaaminen"
+    )
+    assert await read(feeds.url("/feeds/broken.ics")) == CalendarResult(
+        busy=SIMPLE_BUSY,
+        known=True,
+        skipped=(SkippedEntry("Tapaaminen", date(2026, 5, 5), "bad_value", "RRULE"),),
+    )
 
 
 # Cache --------------------------------------------------------------------------------------
