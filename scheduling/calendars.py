@@ -49,6 +49,7 @@ import aiohttp
 import icalendar
 import recurring_ical_events
 from aiohttp.abc import AbstractResolver, ResolveResult
+from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from .errors import InvalidInput, describe
 from .i18n import N_
@@ -250,16 +251,17 @@ def merge_busy(intervals: list[Interval]) -> list[Interval]:
 # recurs or moves an occurrence is kept, as is anything whose dates cannot be read from text.
 _FOLD = re.compile(r"\r?\n[ \t]")
 _COMPONENT = re.compile(
-    r"^BEGIN:(VEVENT|VTODO|VJOURNAL|VFREEBUSY)[ \t]*\r?\n.*?^END:\1[ \t]*\r?$\n?",
+    r"^BEGIN:(VEVENT|VTODO|VJOURNAL|VFREEBUSY|VTIMEZONE)[ \t]*\r?\n.*?^END:\1[ \t]*\r?$\n?",
     re.MULTILINE | re.DOTALL | re.IGNORECASE,
 )
+_TZID = re.compile(r"^TZID[;:]([^\r\n]*)", re.MULTILINE | re.IGNORECASE)
 _CALENDAR_START = re.compile(r"^BEGIN:VCALENDAR", re.MULTILINE | re.IGNORECASE)
 _FIELD = re.compile(
     r"^(DTSTART|DTEND|DURATION|RRULE|RDATE|EXRULE|RECURRENCE-ID|SUMMARY)([;:][^\r\n]*)",
     re.MULTILINE | re.IGNORECASE,
 )
 _DAY = re.compile(r"(\d{4})(\d{2})(\d{2})")
-_RECURRING = frozenset({"RRULE", "RDATE", "EXRULE", "RECURRENCE-ID"})
+_WEEKDAYS = frozenset({"MO", "TU", "WE", "TH", "FR", "SA", "SU"})
 
 
 @dataclass(slots=True)
@@ -273,15 +275,27 @@ class _Block:
 
 
 def _split(text: str) -> tuple[str, list[_Block]]:
-    """(the text without its events, to-dos, journals and free/busy, the events as blocks)."""
+    """(the text without its events, to-dos, journals and free/busy, the events as blocks).
+
+    The definitions of Windows-named time zones (Outlook's "FLE Standard Time") are taken out
+    too, so that icalendar reads those names as the IANA zones they stand for: the same rules,
+    where the definition, rules from the year 1601 on, would cost a walk through four
+    centuries for every time read."""
     calendar_starts = [match.start() for match in _CALENDAR_START.finditer(text)]
     blocks: list[_Block] = []
 
     def take(match: re.Match[str]) -> str:
-        if match.group(1).upper() == "VEVENT":
+        kind = match.group(1).upper()
+        if kind == "VTIMEZONE":
+            tzid = _TZID.search(match.group())
+            name = _field_value(tzid.group(1)).strip() if tzid else ""
+            return "" if name in WINDOWS_TO_OLSON else match.group()
+        if kind == "VEVENT":
             fields: dict[str, str] = {}
             for name, rest in _FIELD.findall(match.group()):
-                fields.setdefault(name.upper(), rest)
+                name = name.upper()
+                # A second RRULE is left unread: the event is then always kept.
+                fields[name] = "" if name == "RRULE" and name in fields else fields.get(name, rest)
             calendar = max(bisect_right(calendar_starts, match.start()) - 1, 0)
             blocks.append(_Block(match.group(), calendar, fields))
         return ""
@@ -294,11 +308,9 @@ def _field_value(rest: str) -> str:
     return rest[1:] if rest.startswith(":") else rest.split(":", 1)[-1]
 
 
-def _field_day(rest: str | None) -> date | None:
-    """The day a DTSTART/DTEND line names as written, or None if it cannot be read as text."""
-    if rest is None:
-        return None
-    match = _DAY.match(rest.rsplit(":", 1)[-1].strip())
+def _day(value: str) -> date | None:
+    """The day a date or date-time value names as written (20261203…), or None."""
+    match = _DAY.match(value.strip())
     if match is None:
         return None
     try:
@@ -307,14 +319,58 @@ def _field_day(rest: str | None) -> date | None:
         return None
 
 
-def _may_touch(fields: Mapping[str, str], first: date, last: date) -> bool:
-    """Whether an event may have an occurrence between the days `first` and `last`.
+def _field_day(rest: str | None) -> date | None:
+    """The day a DTSTART/DTEND line names as written, or None if it cannot be read as text."""
+    return None if rest is None else _day(rest.rsplit(":", 1)[-1])
 
-    Exact for events that recur or move an occurrence (always kept); a single event is left
-    out only when its text dates plainly lie outside the days (`first` and `last` already
-    carry a margin for any UTC offset).
+
+def _last_start(rule: str, start: date) -> date | None:
+    """A day after which a recurrence rule (the `rest` of its line) starts nothing, or None.
+
+    Known for a rule with UNTIL (a day later, for any UTC offset), and for a COUNT of a plain
+    daily or weekly rule (only INTERVAL, WKST and, weekly, plain BYDAY beside it), where every
+    day or week of the interval holds at least one occurrence: COUNT + 1 of them are enough.
+    Any other rule (monthly, yearly, BYSETPOS, …) may skip periods, and is not bounded here.
     """
-    if not _RECURRING.isdisjoint(fields):
+    parts: dict[str, str] = {}
+    for item in _field_value(rule).upper().split(";"):
+        key, _, value = item.partition("=")
+        parts[key.strip()] = value.strip()
+    try:
+        if "UNTIL" in parts:
+            until = _day(parts["UNTIL"])
+            return None if until is None else until + timedelta(days=1)
+        frequency = parts.get("FREQ")
+        allowed = {"FREQ", "COUNT", "INTERVAL", "WKST"} | (
+            {"BYDAY"} if frequency == "WEEKLY" else set()
+        )
+        if (
+            "COUNT" not in parts
+            or frequency not in ("DAILY", "WEEKLY")
+            or not parts.keys() <= allowed
+        ):
+            return None
+        if "BYDAY" in parts and not set(parts["BYDAY"].split(",")) <= _WEEKDAYS:
+            return None
+        count, interval = int(parts["COUNT"]), int(parts.get("INTERVAL") or 1)
+        if count < 0 or interval < 1:
+            return None
+        days = (count + 1) * interval * (7 if frequency == "WEEKLY" else 1)
+        return start + timedelta(days=days)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _may_touch(fields: Mapping[str, str], first: date, last: date) -> bool:
+    """Whether an event may have an occurrence between the days `first` and `last`, judged by
+    its text alone (`first` and `last` already carry a margin for any UTC offset).
+
+    Exact, in that no event with an occurrence on those days is ever left out: an event with
+    RDATE or RECURRENCE-ID, a duration, or dates or a rule that cannot be read is kept; an
+    event (or series: no occurrence starts before DTSTART) starting after `last`, or ending
+    before `first` (a series: its last start known by `_last_start`, plus its length) is not.
+    """
+    if "RDATE" in fields or "RECURRENCE-ID" in fields:
         return True
     start = _field_day(fields.get("DTSTART"))
     if start is None:
@@ -324,7 +380,17 @@ def _may_touch(fields: Mapping[str, str], first: date, last: date) -> bool:
     if "DURATION" in fields:
         return True
     end = _field_day(fields["DTEND"]) if "DTEND" in fields else start
-    return end is None or max(start, end) >= first
+    if end is None:
+        return True
+    if "RRULE" in fields:
+        final = _last_start(fields["RRULE"], start)
+        if final is None:
+            return True
+        try:
+            end = final + max(end - start, timedelta(0))
+        except OverflowError:
+            return True
+    return max(start, end) >= first
 
 
 def _clean_summary(text: str) -> str:

@@ -3,16 +3,23 @@ CalDAV, and the address rules that keep calendar reading away from private netwo
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import itertools
+import sys
+import threading
 import time
+import traceback
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import caldav
+import icalendar
 import pytest
-from hypothesis import given
+import recurring_ical_events
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from scheduling.calendars import (
@@ -42,7 +49,14 @@ from scheduling.calendars import (
 from scheduling.errors import InvalidInput
 from scheduling.slots import Interval
 
-from .calendar_servers import FeedServer, RadicaleServer, feed_server, free_port, radicale_server
+from .calendar_servers import (
+    FeedServer,
+    RadicaleServer,
+    big_feed,
+    feed_server,
+    free_port,
+    radicale_server,
+)
 
 ZONE = "Europe/Helsinki"
 WINDOW_START = datetime(2026, 3, 1, tzinfo=UTC)
@@ -375,15 +389,23 @@ ONCE_IN_9999 = """
     DTSTART;VALUE=DATE:99991231
     SUMMARY:Kaukana
 """
+UNTIL_9999 = """
+    UID:until-far@kerralla.test
+    DTSTART;VALUE=DATE:20260601
+    DTEND;VALUE=DATE:99991231
+    SUMMARY:Loma
+"""
 
 
 def test_a_broken_entry_is_skipped_and_named_and_the_rest_is_read() -> None:
-    data = with_events(MAIN_FEED, BROKEN_RDATE, YEAR_9999, ONCE_IN_9999)
+    # Events in 9999 that cannot touch the window are not even read; one that lasts until
+    # then cannot be worked out.
+    data = with_events(MAIN_FEED, BROKEN_RDATE, YEAR_9999, ONCE_IN_9999, UNTIL_9999)
     reading = read_ics(data, WINDOW_START, WINDOW_END, ZONE)
     assert reading.busy == MAIN_BUSY
     assert reading.skipped == [
         SkippedEntry("Koulutus", date(2026, 5, 4), "bad_date", "RDATE"),
-        SkippedEntry("Vuosijuhla", date(9999, 12, 31), "out_of_range"),
+        SkippedEntry("Loma", date(2026, 6, 1), "out_of_range"),
     ]
 
 
@@ -945,3 +967,109 @@ def test_every_problem_has_a_text_with_the_name() -> None:
     assert "{name}" in problem_text(None)
     assert "CalendarSource" in repr(CalendarSource(caldav_password="salasana"))
     assert "salasana" not in repr(CalendarSource(caldav_password="salasana"))
+
+
+# Reading only what can touch the window ---------------------------------------------------------
+
+CUT_START, CUT_END = utc(2026, 6, 1, 6), utc(2026, 6, 15, 6)
+RULES = [
+    None,
+    "FREQ=DAILY;COUNT={n}",
+    "FREQ=DAILY;INTERVAL=3;COUNT={n}",
+    "FREQ=WEEKLY;COUNT={n}",
+    "FREQ=WEEKLY;INTERVAL=2;BYDAY=MO,TH;COUNT={n}",
+    "FREQ=WEEKLY;UNTIL=20260603T000000Z",
+    "FREQ=MONTHLY;BYMONTHDAY=31;COUNT={n}",
+    "FREQ=YEARLY;BYMONTH=2;BYMONTHDAY=29;COUNT={n}",
+    "FREQ=DAILY;BYHOUR=9,15;COUNT={n}",
+]
+events = st.builds(
+    lambda day, minute, length, form, rule, n: (day, minute, length, form, rule, n),
+    st.integers(-800, 60),  # days from 1 Jun 2026
+    st.integers(0, 24 * 60 - 1),
+    st.integers(0, 4 * 24 * 60),  # minutes; days for all-day events
+    st.sampled_from(["utc", "helsinki", "floating", "date", "date-no-end"]),
+    st.sampled_from(RULES),
+    st.integers(1, 60),
+)
+
+
+def event_text(number: int, spec: tuple[int, int, int, str, str | None, int]) -> str:
+    day, minute, length, form, rule, n = spec
+    begin = datetime(2026, 6, 1) + timedelta(days=day, minutes=minute)
+    lines = [f"UID:e{number}"]
+    if form.startswith("date"):
+        lines.append(f"DTSTART;VALUE=DATE:{begin:%Y%m%d}")
+        if form == "date":
+            lines.append(f"DTEND;VALUE=DATE:{begin + timedelta(days=1 + length % 5):%Y%m%d}")
+    else:
+        end = begin + timedelta(minutes=length)
+        prefix, suffix = {"utc": (":", "Z"), "helsinki": (";TZID=Europe/Helsinki:", ""),
+                          "floating": (":", "")}[form]  # fmt: skip
+        lines.append(f"DTSTART{prefix}{begin:%Y%m%dT%H%M%S}{suffix}")
+        lines.append(f"DTEND{prefix}{end:%Y%m%dT%H%M%S}{suffix}")
+    if rule is not None:
+        lines.append("RRULE:" + rule.format(n=n))
+    return "\n".join(lines)
+
+
+def busy_of_whole_calendar(data: bytes, start: datetime, end: datetime) -> list[Interval]:
+    """The busy times as the libraries give them for the whole calendar, nothing left out."""
+    zone = ZoneInfo(ZONE)
+    query = recurring_ical_events.of(icalendar.Calendar.from_ical(data))
+    found = []
+    for occurrence in query.between(start - timedelta(days=2), end + timedelta(days=2)):
+        begin, finish = occurrence.start, occurrence.end
+        begin, finish = (
+            (value.replace(tzinfo=value.tzinfo or zone) if isinstance(value, datetime)
+             else datetime.combine(value, datetime.min.time(), tzinfo=zone))
+            for value in (begin, finish)
+        )  # fmt: skip
+        begin, finish = max(begin, start), min(finish, end)
+        if finish > begin:
+            found.append(Interval(begin.astimezone(UTC), finish.astimezone(UTC)))
+    return merge_busy(found)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(events, min_size=1, max_size=12))
+def test_leaving_out_what_cannot_touch_the_window_changes_nothing(
+    specs: list[tuple[int, int, int, str, str | None, int]],
+) -> None:
+    data = ics(*(event_text(number, spec) for number, spec in enumerate(specs)))
+    reading = read_ics(data, CUT_START, CUT_END, ZONE)
+    assert reading.skipped == []
+    assert reading.busy == busy_of_whole_calendar(data, CUT_START, CUT_END)
+
+
+def threads_reading_a_calendar() -> list[str]:
+    """The threads (other than this one) now inside the calendar libraries or `read_ics`."""
+    names = {thread.ident: thread.name for thread in threading.enumerate()}
+    found = []
+    for ident, frame in sys._current_frames().items():
+        if ident == threading.get_ident():
+            continue
+        for code in (f.f_code for f, _ in traceback.walk_stack(frame)):
+            path = code.co_filename.replace("\\\\", "/")
+            if (
+                "/icalendar/" in path
+                or "/recurring_ical_events/" in path
+                or (code.co_name in {"read_ics", "busy_from_ics"})
+            ):
+                found.append(names.get(ident, str(ident)))
+                break
+    return found
+
+
+async def test_a_read_given_up_stops_reading_the_calendar(feeds: FeedServer) -> None:
+    # 16,000 events all within the window: several seconds of parsing, far over the timeout.
+    feeds.feeds["big.ics"] = big_feed(first_day=date(2026, 3, 2), years=1)
+    timeout = 1.0
+    began = time.monotonic()
+    assert await read(feeds.url("/feeds/big.ics"), timeout=timeout) == unknown("timeout")
+    assert time.monotonic() - began < timeout + MARGIN
+    for _ in range(50):  # a second at most for the reader to notice
+        if not threads_reading_a_calendar():
+            break
+        await asyncio.sleep(0.02)
+    assert threads_reading_a_calendar() == []
