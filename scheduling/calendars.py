@@ -5,14 +5,22 @@ Outlook's or Google's "publish calendar" link) or a CalDAV account. Before propo
 the scheduler reads each participant's calendar for the search window and gets back when they
 are busy, as UTC instants:
 
-- `busy_from_ics` is the pure part: iCalendar bytes → merged busy intervals in the window.
-  Recurring events are expanded (RRULE, RDATE, EXDATE, moved or cancelled instances through
-  RECURRENCE-ID); cancelled and transparent ("free") events do not block; all-day events block
-  whole local days in the meeting's time zone; floating times are local times in that zone.
+- `read_ics` is the pure part: iCalendar bytes → merged busy intervals in the window, and the
+  entries it had to skip (`busy_from_ics` gives the intervals only). Recurring events are
+  expanded (RRULE, RDATE, EXDATE, moved or cancelled instances through RECURRENCE-ID);
+  cancelled and transparent ("free") events do not block; all-day events block whole local
+  days in the meeting's time zone. Floating times are local times in the calendar's own zone
+  when it names one with X-WR-TIMEZONE (Google's exports do, and mean their floating times
+  there), otherwise in the meeting's zone. Only events that may touch the window are parsed
+  (a cut by text that never leaves out one that does), each on its own: an event that cannot
+  be read or expanded is skipped and listed (`SkippedEntry`), and the rest of the calendar
+  counts. The reading stops between events once its caller has given up.
 - `busy_from_feed` and `busy_from_caldav` read one source; `gather_busy` reads everyone's at
   once. None of them ever raises because of the source: a slow, unreachable, refusing or
   malformed calendar gives `CalendarResult(known=False, problem=…)`, and `problem_text` says
   in plain words what the convener should know. Scheduling goes on without that calendar.
+  A known result carries the skipped entries, which only their owner is shown (/kalenteri);
+  the log gets their number and reasons, never their summaries.
 
 Addresses are checked twice: when a professional enters one (`check_calendar_url`, raising
 `InvalidInput`) and again at every fetch and redirect, so that a calendar address can never
@@ -71,6 +79,11 @@ MAX_OCCURRENCES = 20_000
 REFUSED_FREQUENCIES = frozenset({"SECONDLY", "MINUTELY"})
 #: How far around the window recurrences are expanded before clipping: covers any UTC offset.
 _EXPANSION_MARGIN = timedelta(days=2)
+#: The most text a calendar may hold besides its events, to-dos, journals and Windows zones
+#: (its properties and time zones take a few kilobytes); parsed in one go, so it is bounded.
+MAX_REST_CHARS = 1024 * 1024
+#: The most lines one event may have (with its alarms, after unfolding): real ones have tens.
+MAX_EVENT_LINES = 2_000
 #: How much of a skipped entry's summary is kept to name it to its owner.
 SUMMARY_CHARS = 40
 #: Properties whose values are dates or times.
@@ -250,9 +263,11 @@ def merge_busy(intervals: list[Interval]) -> list[Interval]:
 # broken event costs only itself. The cut is by text and errs on keeping: every event that
 # recurs or moves an occurrence is kept, as is anything whose dates cannot be read from text.
 _FOLD = re.compile(r"\r?\n[ \t]")
-_COMPONENT = re.compile(
-    r"^BEGIN:(VEVENT|VTODO|VJOURNAL|VFREEBUSY|VTIMEZONE)[ \t]*\r?\n.*?^END:\1[ \t]*\r?$\n?",
-    re.MULTILINE | re.DOTALL | re.IGNORECASE,
+# The lines that open and close the components cut out (found in one pass, then paired in
+# order, so that text without its END lines costs no more than any other).
+_MARKER = re.compile(
+    r"^(BEGIN|END):(VEVENT|VTODO|VJOURNAL|VFREEBUSY|VTIMEZONE)[ \t]*(?:\r?\n|\r?\Z)",
+    re.MULTILINE | re.IGNORECASE,
 )
 _TZID = re.compile(r"^TZID[;:]([^\r\n]*)", re.MULTILINE | re.IGNORECASE)
 _CALENDAR_START = re.compile(r"^BEGIN:VCALENDAR", re.MULTILINE | re.IGNORECASE)
@@ -283,24 +298,35 @@ def _split(text: str) -> tuple[str, list[_Block]]:
     centuries for every time read."""
     calendar_starts = [match.start() for match in _CALENDAR_START.finditer(text)]
     blocks: list[_Block] = []
-
-    def take(match: re.Match[str]) -> str:
-        kind = match.group(1).upper()
+    kept: list[str] = []
+    copied = 0  # text before this has been either kept or cut
+    open_kind, opened = "", 0
+    for marker in _MARKER.finditer(text):
+        verb, kind = marker.group(1).upper(), marker.group(2).upper()
+        if not open_kind:
+            if verb == "BEGIN":
+                open_kind, opened = kind, marker.start()
+            continue
+        if verb != "END" or kind != open_kind:
+            continue  # nested or stray: left to the component around it
+        component = text[opened : marker.end()]
+        open_kind = ""
         if kind == "VTIMEZONE":
-            tzid = _TZID.search(match.group())
-            name = _field_value(tzid.group(1)).strip() if tzid else ""
-            return "" if name in WINDOWS_TO_OLSON else match.group()
+            tzid = _TZID.search(component)
+            if (_field_value(tzid.group(1)).strip() if tzid else "") not in WINDOWS_TO_OLSON:
+                continue  # a zone icalendar must read from its definition: left in place
+        kept.append(text[copied:opened])
+        copied = marker.end()
         if kind == "VEVENT":
             fields: dict[str, str] = {}
-            for name, rest in _FIELD.findall(match.group()):
+            for name, rest in _FIELD.findall(component):
                 name = name.upper()
                 # A second RRULE is left unread: the event is then always kept.
                 fields[name] = "" if name == "RRULE" and name in fields else fields.get(name, rest)
-            calendar = max(bisect_right(calendar_starts, match.start()) - 1, 0)
-            blocks.append(_Block(match.group(), calendar, fields))
-        return ""
-
-    return _COMPONENT.sub(take, text), blocks
+            calendar = max(bisect_right(calendar_starts, opened) - 1, 0)
+            blocks.append(_Block(component, calendar, fields))
+    kept.append(text[copied:])
+    return "".join(kept), blocks
 
 
 def _field_value(rest: str) -> str:
@@ -468,6 +494,9 @@ def _calendar_zone(calendar: icalendar.Calendar) -> ZoneInfo | None:
 def _calendars_in(text: str) -> tuple[list[icalendar.Calendar], list[_Block]]:
     """The VCALENDARs of `text` without their events, and the events as text blocks."""
     skeleton, blocks = _split(text)
+    if len(skeleton) > MAX_REST_CHARS:
+        # Not a calendar of events; and icalendar would read it for seconds, beyond recall.
+        raise MalformedCalendar("too much besides events")
     try:
         calendars = icalendar.Calendar.from_ical(skeleton, multiple=True)
     except Exception as exc:  # icalendar raises ValueError and friends on anything odd
@@ -523,6 +552,9 @@ def read_ics(
     for block in blocks:
         check()
         if not _may_touch(block.fields, first, last):
+            continue
+        if block.text.count("\n") > MAX_EVENT_LINES:  # parsed in one go, so it is bounded
+            skipped.append(_entry(None, block, "unreadable"))
             continue
         try:
             event = icalendar.Event.from_ical(block.text)

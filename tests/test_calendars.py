@@ -33,6 +33,7 @@ from scheduling.calendars import (
     FeedCache,
     ForbiddenAddress,
     GuardedResolver,
+    IcsReading,
     MalformedCalendar,
     SkippedEntry,
     address_allowed,
@@ -1073,3 +1074,27 @@ async def test_a_read_given_up_stops_reading_the_calendar(feeds: FeedServer) -> 
             break
         await asyncio.sleep(0.02)
     assert threads_reading_a_calendar() == []
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        ics(extra="BEGIN:VEVENT\nDTSTART:20260505T120000Z\n" * 100_000),
+        ics(extra="BEGIN:VALARM\nX-A:1\n" * 200_000),
+    ],
+    ids=["unclosed-events", "stray-alarms"],
+)
+def test_megabytes_besides_events_are_malformed_at_once(data: bytes) -> None:
+    began = time.thread_time()
+    with pytest.raises(MalformedCalendar, match="besides events"):
+        read_ics(data, WINDOW_START, WINDOW_END, ZONE)
+    assert time.thread_time() - began < 1.0  # parsing it would take seconds
+
+
+def test_an_event_of_thousands_of_lines_is_skipped_unread() -> None:
+    nested = "BEGIN:VALARM\nACTION:DISPLAY\n" * 50_000 + "END:VALARM\n" * 50_000
+    data = with_events(SIMPLE_FEED, f"UID:n\nDTSTART:20260505T150000Z\nSUMMARY:Iso\n{nested}")
+    began = time.thread_time()
+    reading = read_ics(data, WINDOW_START, WINDOW_END, ZONE)
+    assert time.thread_time() - began < 1.0
+    assert reading == IcsReading(SIMPLE_BUSY, [SkippedEntry("Iso", date(2026, 5, 5), "unreadable")])
