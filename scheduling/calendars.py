@@ -77,6 +77,8 @@ MAX_REDIRECTS = 3
 MAX_OCCURRENCES = 20_000
 #: Recurrence frequencies no real meeting calendar uses, and which would take minutes to expand.
 REFUSED_FREQUENCIES = frozenset({"SECONDLY", "MINUTELY"})
+#: How long before the window an hourly series may start (see `_event_problem`).
+HOURLY_LOOKBACK = timedelta(days=366)
 #: How far around the window recurrences are expanded before clipping: covers any UTC offset.
 _EXPANSION_MARGIN = timedelta(days=2)
 #: The most text a calendar may hold besides its events, to-dos, journals and Windows zones
@@ -128,7 +130,7 @@ SkipReason = Literal["bad_date", "bad_value", "too_frequent", "out_of_range", "u
 SKIP_REASONS: dict[str, str] = {
     "bad_date": N_("{property} is not a valid date"),
     "bad_value": N_("{property} cannot be read"),
-    "too_frequent": N_("it repeats every second or every minute"),
+    "too_frequent": N_("it repeats too often"),
     "out_of_range": N_("its dates are out of range"),
     "unreadable": N_("it cannot be read"),
 }
@@ -458,8 +460,14 @@ def _entry(
     return SkippedEntry(summary=summary, day=day, reason=reason, property=prop)
 
 
-def _event_problem(event: icalendar.cal.Component) -> tuple[SkipReason, str] | None:
-    """Why a parsed event cannot be used, with the property to blame, or None."""
+def _event_problem(
+    event: icalendar.cal.Component, hourly_from: date
+) -> tuple[SkipReason, str] | None:
+    """Why a parsed event cannot be used, with the property to blame, or None.
+
+    An hourly series that starts before `hourly_from` counts as too frequent: the library
+    walks every hour from its start in one call that cannot be stopped (from 1900: seconds).
+    """
     if event.errors:
         name = str(event.errors[0][0]).upper()
         return ("bad_date" if name in DATE_PROPERTIES else "bad_value"), name
@@ -471,7 +479,15 @@ def _event_problem(event: icalendar.cal.Component) -> tuple[SkipReason, str] | N
             return "bad_value", "RRULE"
         if frequencies & REFUSED_FREQUENCIES:
             return "too_frequent", "RRULE"
+        if "HOURLY" in frequencies:
+            start = getattr(event.get("DTSTART"), "dt", None)
+            if isinstance(start, date) and _as_day(start) < hourly_from:
+                return "too_frequent", "RRULE"
     return None
+
+
+def _as_day(value: date) -> date:
+    return value.date() if isinstance(value, datetime) else value
 
 
 def _expansion_problem(exc: Exception) -> SkipReason:
@@ -570,7 +586,7 @@ def read_ics(
         floating = own_zone or zone
         series: dict[str, list[icalendar.cal.Component]] = {}
         for event in calendar_events:
-            problem = _event_problem(event)
+            problem = _event_problem(event, first - HOURLY_LOOKBACK)
             if problem is not None:
                 skipped.append(_entry(event, None, *problem))
             else:

@@ -500,6 +500,21 @@ async def test_an_oversize_body_is_malformed_without_reading_it_all(feeds: FeedS
     assert time.monotonic() - began < 2
 
 
+def test_an_hourly_series_from_long_ago_is_skipped_and_a_recent_one_is_read() -> None:
+    hourly = "UID:{uid}\nDTSTART:{start}T000000Z\nDTEND:{start}T000500Z\nRRULE:FREQ=HOURLY"
+    old = hourly.format(uid="old", start="19000101")
+    new = hourly.format(uid="new", start="20260220")
+    data = with_events(ics(), old, new)
+    began = time.thread_time()
+    reading = read_ics(data, WINDOW_START, WINDOW_START + timedelta(hours=3), ZONE)
+    assert time.thread_time() - began < 1.0  # walking every hour since 1900 takes seconds
+    assert reading.skipped == [SkippedEntry("", date(1900, 1, 1), "too_frequent", "RRULE")]
+    assert reading.busy == [
+        Interval(WINDOW_START + timedelta(hours=h), WINDOW_START + timedelta(hours=h, minutes=5))
+        for h in range(3)
+    ]
+
+
 async def test_a_broken_recurrence_over_http_is_skipped_and_told(feeds: FeedServer) -> None:
     feeds.feeds["broken.ics"] = with_events(
         SIMPLE_FEED, "UID:b\nDTSTART:20260505T120000Z\nRRULE:FREQ=WHENEVER\nSUMMARY:Tapaaminen"
