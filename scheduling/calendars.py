@@ -262,8 +262,8 @@ def merge_busy(intervals: list[Interval]) -> list[Interval]:
 
 # Reading only what can touch the window: the text is cut into components first, and only the
 # events that may have an occurrence near the window are parsed, each on its own, so that one
-# broken event costs only itself. The cut is by text and errs on keeping: every event that
-# recurs or moves an occurrence is kept, as is anything whose dates cannot be read from text.
+# broken event costs only itself. The cut is by text and errs on keeping: it never leaves out
+# an event with an occurrence near the window (`_may_touch`).
 _FOLD = re.compile(r"\r?\n[ \t]")
 # The lines that open and close the components cut out (found in one pass, then paired in
 # order, so that text without its END lines costs no more than any other).
@@ -274,7 +274,7 @@ _MARKER = re.compile(
 _TZID = re.compile(r"^TZID[;:]([^\r\n]*)", re.MULTILINE | re.IGNORECASE)
 _CALENDAR_START = re.compile(r"^BEGIN:VCALENDAR", re.MULTILINE | re.IGNORECASE)
 _FIELD = re.compile(
-    r"^(DTSTART|DTEND|DURATION|RRULE|RDATE|EXRULE|RECURRENCE-ID|SUMMARY)([;:][^\r\n]*)",
+    r"^(DTSTART|DTEND|DURATION|RRULE|RDATE|RECURRENCE-ID|SUMMARY)([;:][^\r\n]*)",
     re.MULTILINE | re.IGNORECASE,
 )
 _DAY = re.compile(r"(\d{4})(\d{2})(\d{2})")
@@ -542,9 +542,10 @@ def read_ics(
     do, and mean their floating times there), otherwise in `time_zone`; all-day events block
     whole local days in `time_zone`. Only events that may touch the window are parsed. An
     event that cannot be read is skipped and listed; the data as a whole raises
-    `MalformedCalendar` only when it is not an iCalendar or expands to more than
-    MAX_OCCURRENCES occurrences. `should_stop` is asked between events and occurrences; once it
-    answers True the reading stops with `_SourceProblem("timeout")`.
+    `MalformedCalendar` only when it is not an iCalendar, holds more than MAX_REST_CHARS
+    besides its events, or expands to more than MAX_OCCURRENCES occurrences. `should_stop` is
+    asked between events and occurrences; once it answers True the reading stops with
+    `_SourceProblem("timeout")`.
     """
     zone = _zone(time_zone)
     start_utc, end_utc = _as_utc(window_start, "window_start"), _as_utc(window_end, "window_end")
