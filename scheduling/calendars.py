@@ -291,19 +291,21 @@ class _Block:
     fields: dict[str, str]
 
 
-def _split(text: str) -> tuple[str, list[_Block]]:
+def _split(text: str, check: Callable[[], None]) -> tuple[str, list[_Block]]:
     """(the text without its events, to-dos, journals and free/busy, the events as blocks).
 
     The definitions of Windows-named time zones (Outlook's "FLE Standard Time") are taken out
     too, so that icalendar reads those names as the IANA zones they stand for: the same rules,
     where the definition, rules from the year 1601 on, would cost a walk through four
-    centuries for every time read."""
+    centuries for every time read. `check` is called every thousand components."""
     calendar_starts = [match.start() for match in _CALENDAR_START.finditer(text)]
     blocks: list[_Block] = []
     kept: list[str] = []
     copied = 0  # text before this has been either kept or cut
     open_kind, opened = "", 0
-    for marker in _MARKER.finditer(text):
+    for number, marker in enumerate(_MARKER.finditer(text)):
+        if number % 1000 == 0:
+            check()
         verb, kind = marker.group(1).upper(), marker.group(2).upper()
         if not open_kind:
             if verb == "BEGIN":
@@ -507,9 +509,11 @@ def _calendar_zone(calendar: icalendar.Calendar) -> ZoneInfo | None:
         return None
 
 
-def _calendars_in(text: str) -> tuple[list[icalendar.Calendar], list[_Block]]:
+def _calendars_in(
+    text: str, check: Callable[[], None]
+) -> tuple[list[icalendar.Calendar], list[_Block]]:
     """The VCALENDARs of `text` without their events, and the events as text blocks."""
-    skeleton, blocks = _split(text)
+    skeleton, blocks = _split(text, check)
     if len(skeleton) > MAX_REST_CHARS:
         # Not a calendar of events; and icalendar would read it for seconds, beyond recall.
         raise MalformedCalendar("too much besides events")
@@ -556,12 +560,13 @@ def read_ics(
     span_start = start_utc.astimezone(zone) - _EXPANSION_MARGIN
     span_end = end_utc.astimezone(zone) + _EXPANSION_MARGIN
     first, last = span_start.date() - timedelta(days=1), span_end.date() + timedelta(days=1)
-    text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
-    calendars, blocks = _calendars_in(_FOLD.sub("", text))
 
     def check() -> None:
         if should_stop():
             raise _SourceProblem("timeout", "abandoned")
+
+    text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+    calendars, blocks = _calendars_in(_FOLD.sub("", text), check)
 
     skipped: list[SkippedEntry] = []
     # Events the cut did not take out of the text (unusual spelling) are parsed already.
