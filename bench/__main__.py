@@ -18,6 +18,7 @@ BENCHMARKS = (
     "bench.delivery",
     "bench.updates",
     "bench.process",
+    "bench.calendars",
 )
 RESULTS = Path(__file__).resolve().parent / "results.json"
 

@@ -5,14 +5,22 @@ Outlook's or Google's "publish calendar" link) or a CalDAV account. Before propo
 the scheduler reads each participant's calendar for the search window and gets back when they
 are busy, as UTC instants:
 
-- `busy_from_ics` is the pure part: iCalendar bytes → merged busy intervals in the window.
-  Recurring events are expanded (RRULE, RDATE, EXDATE, moved or cancelled instances through
-  RECURRENCE-ID); cancelled and transparent ("free") events do not block; all-day events block
-  whole local days in the meeting's time zone; floating times are local times in that zone.
+- `read_ics` is the pure part: iCalendar bytes → merged busy intervals in the window, and the
+  entries it had to skip (`busy_from_ics` gives the intervals only). Recurring events are
+  expanded (RRULE, RDATE, EXDATE, moved or cancelled instances through RECURRENCE-ID);
+  cancelled and transparent ("free") events do not block; all-day events block whole local
+  days in the meeting's time zone. Floating times are local times in the calendar's own zone
+  when it names one with X-WR-TIMEZONE (Google's exports do, and mean their floating times
+  there), otherwise in the meeting's zone. Only events that may touch the window are parsed
+  (a cut by text that never leaves out one that does), each on its own: an event that cannot
+  be read or expanded is skipped and listed (`SkippedEntry`), and the rest of the calendar
+  counts. The reading stops between events once its caller has given up.
 - `busy_from_feed` and `busy_from_caldav` read one source; `gather_busy` reads everyone's at
   once. None of them ever raises because of the source: a slow, unreachable, refusing or
   malformed calendar gives `CalendarResult(known=False, problem=…)`, and `problem_text` says
   in plain words what the convener should know. Scheduling goes on without that calendar.
+  A known result carries the skipped entries, which only their owner is shown (/kalenteri);
+  the log gets their number and reasons, never their summaries.
 
 Addresses are checked twice: when a professional enters one (`check_calendar_url`, raising
 `InvalidInput`) and again at every fetch and redirect, so that a calendar address can never
@@ -30,9 +38,11 @@ from __future__ import annotations
 import asyncio
 import ipaddress
 import logging
+import re
 import socket
 import threading
 import time
+from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field
@@ -47,6 +57,7 @@ import aiohttp
 import icalendar
 import recurring_ical_events
 from aiohttp.abc import AbstractResolver, ResolveResult
+from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 from .errors import InvalidInput, describe
 from .i18n import N_
@@ -66,8 +77,19 @@ MAX_REDIRECTS = 3
 MAX_OCCURRENCES = 20_000
 #: Recurrence frequencies no real meeting calendar uses, and which would take minutes to expand.
 REFUSED_FREQUENCIES = frozenset({"SECONDLY", "MINUTELY"})
+#: How long before the window an hourly series may start (see `_event_problem`).
+HOURLY_LOOKBACK = timedelta(days=366)
 #: How far around the window recurrences are expanded before clipping: covers any UTC offset.
 _EXPANSION_MARGIN = timedelta(days=2)
+#: The most text a calendar may hold besides its events, to-dos, journals and Windows zones
+#: (its properties and time zones take a few kilobytes); parsed in one go, so it is bounded.
+MAX_REST_CHARS = 1024 * 1024
+#: The most lines one event may have (with its alarms, after unfolding): real ones have tens.
+MAX_EVENT_LINES = 2_000
+#: How much of a skipped entry's summary is kept to name it to its owner.
+SUMMARY_CHARS = 40
+#: Properties whose values are dates or times.
+DATE_PROPERTIES = frozenset({"DTSTART", "DTEND", "DUE", "RDATE", "EXDATE", "RECURRENCE-ID"})
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _USER_AGENT = "Kerralla calendar reader"
 CALDAV_CALENDAR = "{urn:ietf:params:xml:ns:caldav}calendar"
@@ -102,17 +124,52 @@ PROBLEM_TEXTS: dict[str, str] = {
 }
 UNKNOWN_PROBLEM = N_("{name}'s busy times are unknown.")
 
+SkipReason = Literal["bad_date", "bad_value", "too_frequent", "out_of_range", "unreadable"]
+# Why one entry of a calendar was skipped, told to the calendar's owner; {property} is the
+# iCalendar property name (RDATE, RRULE, …).
+SKIP_REASONS: dict[str, str] = {
+    "bad_date": N_("{property} is not a valid date"),
+    "bad_value": N_("{property} cannot be read"),
+    "too_frequent": N_("it repeats too often"),
+    "out_of_range": N_("its dates are out of range"),
+    "unreadable": N_("it cannot be read"),
+}
+
 
 # Results -------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
+class SkippedEntry:
+    """One calendar entry left out because part of it could not be read.
+
+    `summary` is the owner's own text (shortened): show it to them only, never log it.
+    `day` is the day it starts as written, when that could be read."""
+
+    summary: str
+    day: date | None
+    reason: SkipReason
+    property: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IcsReading:
+    """What `read_ics` read: merged busy intervals, and the entries it had to skip."""
+
+    busy: list[Interval]
+    skipped: list[SkippedEntry]
+
+
+@dataclass(frozen=True, slots=True)
 class CalendarResult:
-    """What one participant's calendar says: busy intervals, or unknown with a problem code."""
+    """What one participant's calendar says: busy intervals, or unknown with a problem code.
+
+    A known result may list entries that were skipped because they could not be read."""
 
     busy: list[Interval] = field(default_factory=list)
     known: bool = True
     problem: Problem | None = None
+    skipped: tuple[SkippedEntry, ...] = ()
 
     @classmethod
     def unknown(cls, problem: Problem) -> CalendarResult:
@@ -173,13 +230,14 @@ def _check_request(window_start: datetime, window_end: datetime, time_zone: str)
     _as_utc(window_end, "window_end")
 
 
-def _instant(value: date | datetime, zone: ZoneInfo) -> datetime:
-    """An iCalendar time as a UTC instant: floating times and dates are local to `zone`."""
+def _instant(value: date | datetime, floating: ZoneInfo, days: ZoneInfo) -> datetime:
+    """An iCalendar time as a UTC instant: floating times are local to `floating`, dates to
+    `days`."""
     if isinstance(value, datetime):
         if value.tzinfo is None or value.utcoffset() is None:
-            value = value.replace(tzinfo=zone)
+            value = value.replace(tzinfo=floating)
         return value.astimezone(UTC)
-    return datetime.combine(value, clock_time(), tzinfo=zone).astimezone(UTC)
+    return datetime.combine(value, clock_time(), tzinfo=days).astimezone(UTC)
 
 
 def _is_free(component: icalendar.cal.Component) -> bool:
@@ -202,24 +260,374 @@ def merge_busy(intervals: list[Interval]) -> list[Interval]:
     return merged
 
 
-def _calendars_in(data: bytes | str) -> list[icalendar.Calendar]:
+# Reading only what can touch the window: the text is cut into components first, and only the
+# events that may have an occurrence near the window are parsed, each on its own, so that one
+# broken event costs only itself. The cut is by text and errs on keeping: it never leaves out
+# an event with an occurrence near the window (`_may_touch`).
+_FOLD = re.compile(r"\r?\n[ \t]")
+# The lines that open and close the components cut out (found in one pass, then paired in
+# order, so that text without its END lines costs no more than any other).
+_MARKER = re.compile(
+    r"^(BEGIN|END):(VEVENT|VTODO|VJOURNAL|VFREEBUSY|VTIMEZONE)[ \t]*(?:\r?\n|\r?\Z)",
+    re.MULTILINE | re.IGNORECASE,
+)
+_TZID = re.compile(r"^TZID[;:]([^\r\n]*)", re.MULTILINE | re.IGNORECASE)
+_CALENDAR_START = re.compile(r"^BEGIN:VCALENDAR", re.MULTILINE | re.IGNORECASE)
+_FIELD = re.compile(
+    r"^(DTSTART|DTEND|DURATION|RRULE|RDATE|RECURRENCE-ID|SUMMARY)([;:][^\r\n]*)",
+    re.MULTILINE | re.IGNORECASE,
+)
+_DAY = re.compile(r"(\d{4})(\d{2})(\d{2})")
+_WEEKDAYS = frozenset({"MO", "TU", "WE", "TH", "FR", "SA", "SU"})
+
+
+@dataclass(slots=True)
+class _Block:
+    """One VEVENT as text: which VCALENDAR of the data it is in, and the first line of each
+    property the cut looks at (name → parameters and value, as written)."""
+
+    text: str
+    calendar: int
+    fields: dict[str, str]
+
+
+def _split(text: str, check: Callable[[], None]) -> tuple[str, list[_Block]]:
+    """(the text without its events, to-dos, journals and free/busy, the events as blocks).
+
+    The definitions of Windows-named time zones (Outlook's "FLE Standard Time") are taken out
+    too, so that icalendar reads those names as the IANA zones they stand for: the same rules,
+    where the definition, rules from the year 1601 on, would cost a walk through four
+    centuries for every time read. `check` is called every thousand components."""
+    calendar_starts = [match.start() for match in _CALENDAR_START.finditer(text)]
+    blocks: list[_Block] = []
+    kept: list[str] = []
+    copied = 0  # text before this has been either kept or cut
+    open_kind, opened = "", 0
+    for number, marker in enumerate(_MARKER.finditer(text)):
+        if number % 1000 == 0:
+            check()
+        verb, kind = marker.group(1).upper(), marker.group(2).upper()
+        if not open_kind:
+            if verb == "BEGIN":
+                open_kind, opened = kind, marker.start()
+            continue
+        if verb != "END" or kind != open_kind:
+            continue  # nested or stray: left to the component around it
+        component = text[opened : marker.end()]
+        open_kind = ""
+        if kind == "VTIMEZONE":
+            tzid = _TZID.search(component)
+            if (_field_value(tzid.group(1)).strip() if tzid else "") not in WINDOWS_TO_OLSON:
+                continue  # a zone icalendar must read from its definition: left in place
+        kept.append(text[copied:opened])
+        copied = marker.end()
+        if kind == "VEVENT":
+            fields: dict[str, str] = {}
+            for name, rest in _FIELD.findall(component):
+                name = name.upper()
+                # A second RRULE is left unread: the event is then always kept.
+                fields[name] = "" if name == "RRULE" and name in fields else fields.get(name, rest)
+            calendar = max(bisect_right(calendar_starts, opened) - 1, 0)
+            blocks.append(_Block(component, calendar, fields))
+    kept.append(text[copied:])
+    return "".join(kept), blocks
+
+
+def _field_value(rest: str) -> str:
+    """The value of a property line's `rest` (";PARAM=…:value" or ":value")."""
+    return rest[1:] if rest.startswith(":") else rest.split(":", 1)[-1]
+
+
+def _day(value: str) -> date | None:
+    """The day a date or date-time value names as written (20261203…), or None."""
+    match = _DAY.match(value.strip())
+    if match is None:
+        return None
     try:
-        components = icalendar.Calendar.from_ical(data, multiple=True)
+        return date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError:
+        return None
+
+
+def _field_day(rest: str | None) -> date | None:
+    """The day a DTSTART/DTEND line names as written, or None if it cannot be read as text."""
+    return None if rest is None else _day(rest.rsplit(":", 1)[-1])
+
+
+def _last_start(rule: str, start: date) -> date | None:
+    """A day after which a recurrence rule (the `rest` of its line) starts nothing, or None.
+
+    Known for a rule with UNTIL (a day later, for any UTC offset), and for a COUNT of a plain
+    daily or weekly rule (only INTERVAL, WKST and, weekly, plain BYDAY beside it), where every
+    day or week of the interval holds at least one occurrence: COUNT + 1 of them are enough.
+    Any other rule (monthly, yearly, BYSETPOS, …) may skip periods, and is not bounded here.
+    """
+    parts: dict[str, str] = {}
+    for item in _field_value(rule).upper().split(";"):
+        key, _, value = item.partition("=")
+        parts[key.strip()] = value.strip()
+    try:
+        if "UNTIL" in parts:
+            until = _day(parts["UNTIL"])
+            return None if until is None else until + timedelta(days=1)
+        frequency = parts.get("FREQ")
+        allowed = {"FREQ", "COUNT", "INTERVAL", "WKST"} | (
+            {"BYDAY"} if frequency == "WEEKLY" else set()
+        )
+        if (
+            "COUNT" not in parts
+            or frequency not in ("DAILY", "WEEKLY")
+            or not parts.keys() <= allowed
+        ):
+            return None
+        if "BYDAY" in parts and not set(parts["BYDAY"].split(",")) <= _WEEKDAYS:
+            return None
+        count, interval = int(parts["COUNT"]), int(parts.get("INTERVAL") or 1)
+        if count < 0 or interval < 1:
+            return None
+        days = (count + 1) * interval * (7 if frequency == "WEEKLY" else 1)
+        return start + timedelta(days=days)
+    except (ValueError, OverflowError):
+        return None
+
+
+def _may_touch(fields: Mapping[str, str], first: date, last: date) -> bool:
+    """Whether an event may have an occurrence between the days `first` and `last`, judged by
+    its text alone (`first` and `last` already carry a margin for any UTC offset).
+
+    Exact, in that no event with an occurrence on those days is ever left out: an event with
+    RDATE or RECURRENCE-ID, a duration, or dates or a rule that cannot be read is kept; an
+    event (or series: no occurrence starts before DTSTART) starting after `last`, or ending
+    before `first` (a series: its last start known by `_last_start`, plus its length) is not.
+    """
+    if "RDATE" in fields or "RECURRENCE-ID" in fields:
+        return True
+    start = _field_day(fields.get("DTSTART"))
+    if start is None:
+        return True
+    if start > last:
+        return False
+    if "DURATION" in fields:
+        return True
+    end = _field_day(fields["DTEND"]) if "DTEND" in fields else start
+    if end is None:
+        return True
+    if "RRULE" in fields:
+        final = _last_start(fields["RRULE"], start)
+        if final is None:
+            return True
+        try:
+            end = final + max(end - start, timedelta(0))
+        except OverflowError:
+            return True
+    return max(start, end) >= first
+
+
+def _clean_summary(text: str) -> str:
+    """An entry's summary as one short line (it is only ever shown to the calendar's owner)."""
+    words = "".join(ch if ch.isprintable() else " " for ch in text).split()
+    line = " ".join(words)
+    return line if len(line) <= SUMMARY_CHARS else line[: SUMMARY_CHARS - 1].rstrip() + "…"
+
+
+def _text_summary(block: _Block) -> str:
+    rest = block.fields.get("SUMMARY")
+    if rest is None:
+        return ""
+    value = _field_value(rest)
+    for escaped, plain in (("\\n", " "), ("\\N", " "), ("\\,", ","), ("\\;", ";"), ("\\\\", "\\")):
+        value = value.replace(escaped, plain)
+    return _clean_summary(value)
+
+
+def _entry(
+    event: icalendar.cal.Component | None,
+    block: _Block | None,
+    reason: SkipReason,
+    prop: str | None = None,
+) -> SkippedEntry:
+    """A skipped entry, named by its summary and start day as far as they can be read."""
+    summary, day = "", None
+    if event is not None:
+        summary = _clean_summary(str(event.get("SUMMARY", "")))
+        try:
+            start = event.get("DTSTART").dt
+            day = start if isinstance(start, date) else None
+        except Exception:  # no DTSTART, or a broken one: no day to show
+            day = None
+    elif block is not None:
+        summary, day = _text_summary(block), _field_day(block.fields.get("DTSTART"))
+    if isinstance(day, datetime):
+        day = day.date()
+    return SkippedEntry(summary=summary, day=day, reason=reason, property=prop)
+
+
+def _event_problem(
+    event: icalendar.cal.Component, hourly_from: date
+) -> tuple[SkipReason, str] | None:
+    """Why a parsed event cannot be used, with the property to blame, or None.
+
+    An hourly series that starts before `hourly_from` counts as too frequent: the library
+    walks every hour from its start in one call that cannot be stopped (from 1900: seconds).
+    """
+    if event.errors:
+        name = str(event.errors[0][0]).upper()
+        return ("bad_date" if name in DATE_PROPERTIES else "bad_value"), name
+    rules = event.get("RRULE", [])
+    for rule in rules if isinstance(rules, list) else [rules]:
+        try:
+            frequencies = {str(f).upper() for f in rule.get("FREQ", [])}
+        except Exception:  # icalendar keeps broken values as vBroken
+            return "bad_value", "RRULE"
+        if frequencies & REFUSED_FREQUENCIES:
+            return "too_frequent", "RRULE"
+        if "HOURLY" in frequencies:
+            start = getattr(event.get("DTSTART"), "dt", None)
+            if isinstance(start, date) and _as_day(start) < hourly_from:
+                return "too_frequent", "RRULE"
+    return None
+
+
+def _as_day(value: date) -> date:
+    return value.date() if isinstance(value, datetime) else value
+
+
+def _expansion_problem(exc: Exception) -> SkipReason:
+    if isinstance(exc, OverflowError) or "out of range" in str(exc):
+        return "out_of_range"
+    return "unreadable"
+
+
+def _calendar_zone(calendar: icalendar.Calendar) -> ZoneInfo | None:
+    """The zone a calendar names for itself (X-WR-TIMEZONE, as in Google's exports), if known."""
+    name = str(calendar.get("X-WR-TIMEZONE", "")).strip()
+    if not name:
+        return None
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError, OSError):  # unknown or not a zone name: ignored
+        return None
+
+
+def _calendars_in(
+    text: str, check: Callable[[], None]
+) -> tuple[list[icalendar.Calendar], list[_Block]]:
+    """The VCALENDARs of `text` without their events, and the events as text blocks."""
+    skeleton, blocks = _split(text, check)
+    if len(skeleton) > MAX_REST_CHARS:
+        # Not a calendar of events; and icalendar would read it for seconds, beyond recall.
+        raise MalformedCalendar("too much besides events")
+    try:
+        calendars = icalendar.Calendar.from_ical(skeleton, multiple=True)
     except Exception as exc:  # icalendar raises ValueError and friends on anything odd
         raise MalformedCalendar(f"not iCalendar ({type(exc).__name__})") from exc
-    if not components or any(c.name != "VCALENDAR" for c in components):
+    if not calendars or any(c.name != "VCALENDAR" for c in calendars):
         raise MalformedCalendar("not a VCALENDAR")
-    for calendar in components:
-        for event in calendar.walk("VEVENT"):
-            rules = event.get("RRULE", [])
-            for rule in rules if isinstance(rules, list) else [rules]:
-                try:
-                    frequencies = {str(f).upper() for f in rule.get("FREQ", [])}
-                except Exception as exc:  # icalendar 7 keeps broken values as vBroken
-                    raise MalformedCalendar("broken RRULE") from exc
-                if frequencies & REFUSED_FREQUENCIES:
-                    raise MalformedCalendar(f"refused recurrence frequency {frequencies}")
-    return list(components)
+    return list(calendars), blocks
+
+
+def _never() -> bool:
+    return False
+
+
+def read_ics(
+    data: bytes | str,
+    window_start: datetime,
+    window_end: datetime,
+    time_zone: str | ZoneInfo,
+    *,
+    should_stop: Callable[[], bool] = _never,
+) -> IcsReading:
+    """Merged busy intervals of the iCalendar `data` within [window_start, window_end), and the
+    entries left out because part of them could not be read.
+
+    Times come out as aware UTC datetimes, clipped to the window. Floating times are local
+    times in the calendar's own zone when it names one with X-WR-TIMEZONE (Google's exports
+    do, and mean their floating times there), otherwise in `time_zone`; all-day events block
+    whole local days in `time_zone`. Only events that may touch the window are parsed. An
+    event that cannot be read is skipped and listed; the data as a whole raises
+    `MalformedCalendar` only when it is not an iCalendar, holds more than MAX_REST_CHARS
+    besides its events, or expands to more than MAX_OCCURRENCES occurrences. `should_stop` is
+    asked between events and occurrences; once it answers True the reading stops with
+    `_SourceProblem("timeout")`.
+    """
+    zone = _zone(time_zone)
+    start_utc, end_utc = _as_utc(window_start, "window_start"), _as_utc(window_end, "window_end")
+    if end_utc <= start_utc:
+        return IcsReading(busy=[], skipped=[])
+    # Expand a little around the window in local time, then clip exactly: floating events
+    # are compared by the library in whatever zone it likes.
+    span_start = start_utc.astimezone(zone) - _EXPANSION_MARGIN
+    span_end = end_utc.astimezone(zone) + _EXPANSION_MARGIN
+    first, last = span_start.date() - timedelta(days=1), span_end.date() + timedelta(days=1)
+
+    def check() -> None:
+        if should_stop():
+            raise _SourceProblem("timeout", "abandoned")
+
+    text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+    calendars, blocks = _calendars_in(_FOLD.sub("", text), check)
+
+    skipped: list[SkippedEntry] = []
+    # Events the cut did not take out of the text (unusual spelling) are parsed already.
+    events: list[list[icalendar.cal.Component]] = [list(c.walk("VEVENT")) for c in calendars]
+    for block in blocks:
+        check()
+        if not _may_touch(block.fields, first, last):
+            continue
+        if block.text.count("\n") > MAX_EVENT_LINES:  # parsed in one go, so it is bounded
+            skipped.append(_entry(None, block, "unreadable"))
+            continue
+        try:
+            event = icalendar.Event.from_ical(block.text)
+        except Exception:  # the block is not a component icalendar can read at all
+            skipped.append(_entry(None, block, "unreadable"))
+            continue
+        events[min(block.calendar, len(calendars) - 1)].append(event)
+
+    intervals: list[Interval] = []
+    count = 0
+    for calendar, calendar_events in zip(calendars, events, strict=True):
+        own_zone = _calendar_zone(calendar)
+        floating = own_zone or zone
+        series: dict[str, list[icalendar.cal.Component]] = {}
+        for event in calendar_events:
+            problem = _event_problem(event, first - HOURLY_LOOKBACK)
+            if problem is not None:
+                skipped.append(_entry(event, None, *problem))
+            else:
+                uid = str(event.get("UID", "")).strip() or f"no uid {id(event)}"
+                series.setdefault(uid, []).append(event)
+        for members in series.values():
+            check()
+            # One calendar per series, so that a series that cannot be expanded costs only
+            # itself; the library reads X-WR-TIMEZONE from it as from the whole calendar.
+            single = icalendar.Calendar()
+            if own_zone is not None:
+                single.add("X-WR-TIMEZONE", own_zone.key)
+            for member in members:
+                single.add_component(member)
+            found: list[Interval] = []
+            try:
+                query = recurring_ical_events.of(single, components=("VEVENT",))
+                for one in query.series:
+                    for occurrence in one.between(span_start, span_end):
+                        check()
+                        count += 1
+                        if count > MAX_OCCURRENCES:
+                            raise MalformedCalendar("too many occurrences in the window")
+                        interval = _occurrence_interval(
+                            occurrence, floating, zone, start_utc, end_utc
+                        )
+                        if interval is not None:
+                            found.append(interval)
+            except (MalformedCalendar, _SourceProblem):
+                raise
+            except Exception as exc:  # bad rules, broken periods, mixed date types, …
+                skipped.append(_entry(members[0], None, _expansion_problem(exc)))
+                continue
+            intervals.extend(found)
+    return IcsReading(busy=merge_busy(intervals), skipped=skipped)
 
 
 def busy_from_ics(
@@ -228,41 +636,16 @@ def busy_from_ics(
     window_end: datetime,
     time_zone: str | ZoneInfo,
 ) -> list[Interval]:
-    """Merged busy intervals of the iCalendar `data` within [window_start, window_end).
-
-    Times come out as aware UTC datetimes, clipped to the window. Raises `MalformedCalendar`
-    when the data is not an iCalendar or its recurrences cannot be expanded.
-    """
-    zone = _zone(time_zone)
-    start_utc, end_utc = _as_utc(window_start, "window_start"), _as_utc(window_end, "window_end")
-    if end_utc <= start_utc:
-        return []
-    # Expand a little around the window in local time, then clip exactly: floating events
-    # are compared by the library in whatever zone it likes.
-    span_start = start_utc.astimezone(zone) - _EXPANSION_MARGIN
-    span_end = end_utc.astimezone(zone) + _EXPANSION_MARGIN
-    intervals: list[Interval] = []
-    count = 0
-    for calendar in _calendars_in(data):
-        try:
-            query = recurring_ical_events.of(calendar, components=("VEVENT",))
-            for series in query.series:
-                for occurrence in series.between(span_start, span_end):
-                    count += 1
-                    if count > MAX_OCCURRENCES:
-                        raise MalformedCalendar("too many occurrences in the window")
-                    interval = _occurrence_interval(occurrence, zone, start_utc, end_utc)
-                    if interval is not None:
-                        intervals.append(interval)
-        except MalformedCalendar:
-            raise
-        except Exception as exc:  # bad rules, broken periods, mixed date types, …
-            raise MalformedCalendar(f"cannot expand recurrences ({type(exc).__name__})") from exc
-    return merge_busy(intervals)
+    """The busy intervals of `read_ics`, without the list of skipped entries."""
+    return read_ics(data, window_start, window_end, time_zone).busy
 
 
 def _occurrence_interval(
-    occurrence: Any, zone: ZoneInfo, window_start: datetime, window_end: datetime
+    occurrence: Any,
+    floating: ZoneInfo,
+    days: ZoneInfo,
+    window_start: datetime,
+    window_end: datetime,
 ) -> Interval | None:
     """One expanded occurrence as a busy interval clipped to the window, or None."""
     if _is_free(occurrence.as_component(False)):
@@ -272,8 +655,8 @@ def _occurrence_interval(
         end = begin + timedelta(days=1)  # a DATE event without DTEND lasts one day
     if end is None:
         return None
-    start_at = max(_instant(begin, zone), window_start)
-    end_at = min(_instant(end, zone), window_end)
+    start_at = max(_instant(begin, floating, days), window_start)
+    end_at = min(_instant(end, floating, days), window_end)
     if end_at <= start_at:
         return None  # zero-length, or outside the window
     return Interval(start_at, end_at)
@@ -560,12 +943,14 @@ async def busy_from_feed(
 ) -> CalendarResult:
     """Interval times from a published iCalendar feed; never raises because of the feed.
 
-    The whole read (redirects, download, parsing) is bounded by `timeout` seconds. A shared
-    `session` should come from `calendar_session` (guarded resolver, no cookies); without one
-    such a session is made for the call.
+    The whole read (redirects, download, parsing) is bounded by `timeout` seconds; parsing
+    runs in a worker thread that stops as soon as the read is given up. A shared `session`
+    should come from `calendar_session` (guarded resolver, no cookies); without one such a
+    session is made for the call. Entries that could not be read are in `skipped`.
     """
     _check_request(window_start, window_end, time_zone)
     own_session: aiohttp.ClientSession | None = None
+    abandoned = threading.Event()
     try:
         async with asyncio.timeout(timeout):
             try:
@@ -578,10 +963,17 @@ async def busy_from_feed(
                 if session is None:
                     session = own_session = calendar_session(allow_loopback=allow_loopback)
                 body = await _fetch(normalized, session, allow_loopback=allow_loopback)
-            busy = await asyncio.to_thread(busy_from_ics, body, window_start, window_end, time_zone)
+            reading = await asyncio.to_thread(
+                read_ics,
+                body,
+                window_start,
+                window_end,
+                time_zone,
+                should_stop=abandoned.is_set,
+            )
             if fetched and cache is not None:
                 cache.put(normalized, body)
-            return CalendarResult(busy=busy, known=True)
+            return _known(reading, url)
     except TimeoutError:
         return _unknown("timeout", url)
     except _SourceProblem as exc:
@@ -594,8 +986,22 @@ async def busy_from_feed(
         log.error("unexpected failure reading a calendar feed: %s", describe(exc))
         return _unknown("unreachable", url, exc)
     finally:
+        abandoned.set()
         if own_session is not None:
             await own_session.close()
+
+
+def _known(reading: IcsReading, url: str) -> CalendarResult:
+    if reading.skipped:
+        # Only counts and reasons: the summaries are the owner's to see, not the log's.
+        reasons = sorted({entry.reason for entry in reading.skipped})
+        log.info(
+            "calendar at %s read without %d entries (%s)",
+            urlsplit(url).hostname,
+            len(reading.skipped),
+            ", ".join(reasons),
+        )
+    return CalendarResult(busy=reading.busy, known=True, skipped=tuple(reading.skipped))
 
 
 def _unknown(problem: Problem, url: str, exc: BaseException | None = None) -> CalendarResult:
@@ -642,9 +1048,9 @@ def _caldav_busy(
     timeout: float,
     allow_loopback: bool,
     abandoned: threading.Event,
-) -> list[Interval]:
+) -> IcsReading:
     """Blocking: read the events in the window from one CalDAV calendar, or from all of a
-    principal's calendars, and expand them with `busy_from_ics`. Raises `_SourceProblem`.
+    principal's calendars, and expand them with `read_ics`. Raises `_SourceProblem`.
 
     Stops between requests once `abandoned` is set (the caller gave up waiting), so a slow
     server does not keep a worker thread busy for many timeouts after the answer is due."""
@@ -675,11 +1081,16 @@ def _caldav_busy(
         still_wanted()
         calendars = [target] if CALDAV_CALENDAR in kinds else client.principal().calendars()
         intervals: list[Interval] = []
+        skipped: list[SkippedEntry] = []
         for calendar in calendars:
             still_wanted()
             for item in calendar.search(start=window_start, end=window_end, event=True):
-                intervals.extend(busy_from_ics(item.data, window_start, window_end, time_zone))
-        return merge_busy(intervals)
+                reading = read_ics(
+                    item.data, window_start, window_end, time_zone, should_stop=abandoned.is_set
+                )
+                intervals.extend(reading.busy)
+                skipped.extend(reading.skipped)
+        return IcsReading(busy=merge_busy(intervals), skipped=skipped)
     except (MalformedCalendar, _SourceProblem):
         raise
     except caldav_error.AuthorizationError as exc:
@@ -721,7 +1132,7 @@ async def busy_from_caldav(
     try:
         async with asyncio.timeout(timeout):
             normalized = await _check_at_fetch(url, allow_loopback=allow_loopback)
-            busy = await asyncio.to_thread(
+            reading = await asyncio.to_thread(
                 _caldav_busy,
                 normalized,
                 username,
@@ -733,7 +1144,7 @@ async def busy_from_caldav(
                 allow_loopback,
                 abandoned,
             )
-            return CalendarResult(busy=busy, known=True)
+            return _known(reading, url)
     except TimeoutError:
         return _unknown("timeout", url)
     except _SourceProblem as exc:
@@ -797,7 +1208,11 @@ async def busy_from_source(
     for result in results:
         if not result.known:
             return result
-    return CalendarResult(busy=merge_busy([b for r in results for b in r.busy]), known=True)
+    return CalendarResult(
+        busy=merge_busy([b for r in results for b in r.busy]),
+        known=True,
+        skipped=tuple(entry for r in results for entry in r.skipped),
+    )
 
 
 async def gather_busy(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 import socket
 import subprocess
 import sys
@@ -14,6 +15,8 @@ import urllib.request
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from datetime import time as clock
 from pathlib import Path
 
 from aiohttp import web
@@ -198,3 +201,75 @@ async def feed_server(feeds: dict[str, bytes] | None = None) -> AsyncIterator[Fe
     finally:
         server.released.set()
         await runner.cleanup()
+
+
+# A big published calendar -----------------------------------------------------------------------
+
+BIG_FEED_ZONE = """BEGIN:VTIMEZONE\r
+TZID:FLE Standard Time\r
+BEGIN:STANDARD\r
+DTSTART:16010101T040000\r
+TZOFFSETFROM:+0300\r
+TZOFFSETTO:+0200\r
+RRULE:FREQ=YEARLY;INTERVAL=1;BYDAY=-1SU;BYMONTH=10\r
+END:STANDARD\r
+BEGIN:DAYLIGHT\r
+DTSTART:16010101T030000\r
+TZOFFSETFROM:+0200\r
+TZOFFSETTO:+0300\r
+RRULE:FREQ=YEARLY;INTERVAL=1;BYDAY=-1SU;BYMONTH=3\r
+END:DAYLIGHT\r
+END:VTIMEZONE\r
+"""
+
+
+def big_feed(
+    events: int = 16_000,
+    *,
+    size: int = 5 * 1024 * 1024 - 1024,
+    recurring_share: float = 0.04,
+    first_day: date = date(2021, 1, 4),
+    years: int = 7,
+    seed: int = 20261204,
+) -> bytes:
+    """An Outlook-style published calendar of `events` events spread over `years` years from
+    `first_day`, the same for the same arguments: office-hour meetings in a Windows-named zone,
+    a few all-day ones, and `recurring_share` of weekly series. Descriptions fill it up to
+    about `size` bytes (5 MiB less 1 KiB: just under what Kerralla reads)."""
+    rng = random.Random(seed)
+    stamp = "20261201T080000Z"
+    lines = ["BEGIN:VCALENDAR", "VERSION:2.0", "PRODID:-//Microsoft Corporation//Outlook 16.0//EN",
+             "METHOD:PUBLISH", "X-WR-CALNAME:Kalenteri"]  # fmt: skip
+    parts = ["\r\n".join(lines) + "\r\n", BIG_FEED_ZONE]
+    filler = "Asiakastyön palaveri, jossa käydään läpi tilanne ja sovitaan seuraavista askelista. "
+    blocks = []
+    for number in range(events):
+        day = first_day + timedelta(days=rng.randrange(years * 365))
+        begin = datetime.combine(day, clock(rng.randrange(8, 16), rng.choice((0, 15, 30))))
+        event = [
+            "BEGIN:VEVENT",
+            f"UID:{number:08d}-4a1c-kerralla-feed@example.fi",
+            f"DTSTAMP:{stamp}",
+            f"SUMMARY;LANGUAGE=fi-FI:Tapaaminen {number}",
+            "DESCRIPTION:{description}",
+            "SEQUENCE:0",
+            "TRANSP:OPAQUE",
+            "X-MICROSOFT-CDO-BUSYSTATUS:BUSY",
+        ]
+        if rng.random() < 0.05:
+            after = day + timedelta(days=1)
+            event += [f"DTSTART;VALUE=DATE:{day:%Y%m%d}", f"DTEND;VALUE=DATE:{after:%Y%m%d}"]
+        else:
+            end = begin + timedelta(minutes=rng.choice((30, 60, 90)))
+            event += [f"DTSTART;TZID=FLE Standard Time:{begin:%Y%m%dT%H%M%S}",
+                      f"DTEND;TZID=FLE Standard Time:{end:%Y%m%dT%H%M%S}"]  # fmt: skip
+        if rng.random() < recurring_share:
+            event.append(f"RRULE:FREQ=WEEKLY;COUNT={rng.randrange(4, 40)}")
+        event.append("END:VEVENT")
+        blocks.append("\r\n".join(event) + "\r\n")
+    parts.append("END:VCALENDAR\r\n")
+    bare = sum(len(p.encode()) for p in parts + blocks) - len("{description}") * events
+    room = max((size - bare) // events, 1)
+    text = (filler * (room // len(filler) + 1)).encode()[:room].decode(errors="ignore")
+    filled = [block.replace("{description}", text.rstrip()) for block in blocks]
+    return "".join(parts[:-1] + filled + parts[-1:]).encode()

@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from scheduling.crypto import unseal
-from scheduling.models import Professional
+from scheduling.models import Professional, TelegramUser
 
 from . import factories as f
 from .calendar_servers import feed_server
@@ -57,6 +57,57 @@ async def test_a_professional_sets_and_removes_their_calendar(database_url: str)
         await api.wait_for_message(501, "Kalenterisi poistettiin.")
         async with bot.services.sessions() as session:
             assert await session.scalar(select(Professional.calendar_feed_url)) is None
+
+
+def feed_with_a_broken_entry() -> tuple[bytes, datetime]:
+    """One good event in two days, and "Koulutus" in three days with an RDATE that is no date;
+    also the day of "Koulutus"."""
+    good = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
+    broken = good + timedelta(days=1)
+    stamp = "%Y%m%dT%H%M%SZ"
+    events = [
+        f"UID:good@example\r\nDTSTART:{good:{stamp}}\r\nDTEND:{good + timedelta(hours=1):{stamp}}",
+        f"UID:broken@example\r\nDTSTART:{broken:{stamp}}\r\n"
+        f"DTEND:{broken + timedelta(hours=1):{stamp}}\r\nRDATE:ensi viikolla\r\nSUMMARY:Koulutus",
+    ]
+    body = "".join(f"BEGIN:VEVENT\r\n{event}\r\nEND:VEVENT\r\n" for event in events)
+    calendar = f"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\n{body}END:VCALENDAR\r\n"
+    return calendar.encode(), broken
+
+
+async def test_an_entry_that_cannot_be_read_is_named_to_its_owner_in_their_language(
+    database_url: str,
+) -> None:
+    feed, broken = feed_with_a_broken_entry()
+    day = f"{broken.day}.{broken.month}."  # within "ke 9.12." and "ons 9.12."
+    async with (
+        feed_server({"me.ics": feed}) as server,
+        running_bot(database_url, allow_loopback_calendars=True) as bot,
+    ):
+        api = bot.api
+        async with bot.services.sessions() as session, session.begin():
+            organisation = await f.organisation(session)
+            session.add(TelegramUser(id=502, locale="sv"))
+            await f.professional(session, organisation, telegram_id=501)
+            await f.professional(session, organisation, telegram_id=502)
+        for user, language, command in ((501, "fi", "/kalenteri"), (502, "sv", "/calendar")):
+            api.user(user, language_code=language)
+            api.send_text(user, command)
+            await api.wait_for_message(user)
+            api.send_text(user, server.url("/feeds/me.ics"))
+
+        finnish = await api.wait_for_message(501, "Tallennettu.")
+        read, title, entry = finnish["text"].replace("\n\n", "\n").split("\n")
+        assert read.endswith("1 varattu aika seuraavan kahden viikon aikana.")
+        assert title == "Kalenterista ohitettiin 1 merkintä:"
+        assert entry.startswith("”Koulutus” ")
+        assert entry.endswith(f"{day} — RDATE ei ole kelvollinen päivämäärä")
+
+        swedish = await api.wait_for_message(502, "Sparat.")
+        read, title, entry = swedish["text"].replace("\n\n", "\n").split("\n")
+        assert title == "1 händelse i din kalender lämnades bort:"
+        assert entry.startswith("”Koulutus” ")
+        assert entry.endswith(f"{day} — RDATE är inte ett giltigt datum")
 
 
 async def test_an_administrator_gives_a_caldav_account_kept_encrypted(database_url: str) -> None:

@@ -1,10 +1,11 @@
 """/kalenteri (/calendar): a professional gives the address of their published calendar, so
 that Kerralla proposes times when they are free. Kerralla reads it once at once and says how
-that went."""
+that went, naming to them (and only to them) the entries it had to skip."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import date, timedelta
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
@@ -16,9 +17,10 @@ from telegram.ext import (
     filters,
 )
 
-from scheduling.calendars import busy_from_feed, problem_text
+from scheduling.calendars import SKIP_REASONS, SkippedEntry, busy_from_feed, problem_text
 from scheduling.db import transaction
 from scheduling.errors import InvalidInput
+from scheduling.i18n import Translator
 from scheduling.models import utcnow
 from scheduling.people import approved_professional, set_calendar_feed
 
@@ -26,6 +28,36 @@ from ..commands import CALENDAR, CANCEL
 from ..context import Context, services, translator_for
 
 ADDRESS = 0
+#: Skipped entries named in the reply; the rest are counted.
+SHOWN_SKIPPED = 3
+
+
+def skipped_note(t: Translator, skipped: Sequence[SkippedEntry], today: date) -> str:
+    """`Kalenterista ohitettiin 1 merkintä:` and a line for each of the first few."""
+    lines = [
+        t.ngettext(
+            "{n} entry of your calendar was skipped:",
+            "{n} entries of your calendar were skipped:",
+            len(skipped),
+        )
+    ]
+    for entry in skipped[:SHOWN_SKIPPED]:
+        if entry.summary:
+            name = t.gettext("“{summary}”", summary=entry.summary)
+        else:
+            name = t.gettext("(untitled)")
+        reason = t.gettext(SKIP_REASONS[entry.reason], property=entry.property or "")
+        if entry.day is None:
+            lines.append(t.gettext("{entry} — {reason}", entry=name, reason=reason))
+        else:
+            day = t.date(entry.day, year=entry.day.year != today.year)
+            lines.append(
+                t.gettext("{entry} {date} — {reason}", entry=name, date=day, reason=reason)
+            )
+    if len(skipped) > SHOWN_SKIPPED:
+        rest = len(skipped) - SHOWN_SKIPPED
+        lines.append(t.ngettext("…and {n} more.", "…and {n} more.", rest))
+    return "\n".join(lines)
 
 
 async def begin(update: Update, context: Context) -> int:
@@ -86,6 +118,9 @@ async def gave_address(update: Update, context: Context) -> int:
             "Saved. Kerralla read your calendar: {n} busy times in the next two weeks.",
             len(result.busy),
         )
+        if result.skipped:
+            today = t.local(now).date()
+            text += "\n\n" + skipped_note(t, result.skipped, today)
     else:
         text = (
             t.gettext("Saved, but reading it did not work yet:")
