@@ -289,19 +289,18 @@ async def question_page(request: web.Request) -> web.Response:
                 except InvalidInput:
                     return web.Response(status=422)
                 return web.Response(status=204)  # committed as the block ends
-            try:
-                if action != "back":
-                    await questionnaire.save_answer(
-                        session,
-                        meeting,
-                        member,
-                        response,
-                        question,
-                        None if action == "skip" else value,
-                        services.settings,
-                        utcnow(),
-                        WEB,
-                    )
+            try:  # "skip" takes back whatever was written; "back" keeps what is on the page
+                await questionnaire.save_answer(
+                    session,
+                    meeting,
+                    member,
+                    response,
+                    question,
+                    None if action == "skip" else value,
+                    services.settings,
+                    utcnow(),
+                    WEB,
+                )
                 target = number - 1 if action == "back" else number + 1
                 redirect = found.url(f"/q/{target}" if target >= 1 else "/consent")
             except InvalidInput as refusal:
@@ -377,17 +376,19 @@ async def feedback_page(request: web.Request) -> web.Response:
         if found is None:
             return not_valid(request)
         meeting, member = found.view.meeting, found.view.seat.family_member
-        error = None
+        error = invalid = None
+        comment = ""
         if request.method == "POST":
             form = await checked_form(request)
+            comment = form.get("comment", [""])[0]
             try:
                 choice = form.get("answer", [""])[0]
                 if choice not in FEEDBACK_CHOICES:
+                    invalid = "answer"
                     raise InvalidInput(N_("Choose one of the answers."))
                 await feedback.record(session, meeting, member, FeedbackAnswer(choice), utcnow())
-                await feedback.comment(
-                    session, meeting, member, form.get("comment", [""])[0], services.settings
-                )
+                invalid = "comment"
+                await feedback.comment(session, meeting, member, comment, services.settings)
             except InvalidInput as refusal:
                 error = refusal.render(found.t)
         given = await feedback.of(session, meeting, member)
@@ -401,6 +402,8 @@ async def feedback_page(request: web.Request) -> web.Response:
         thanked=given is not None and request.method == "POST" and error is None,
         is_open=is_open,
         error=error,
+        invalid=invalid if error else None,
+        comment=comment if error else "",  # refused: what they wrote stays for them to send again
     )
 
 
