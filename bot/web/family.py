@@ -262,7 +262,7 @@ async def question_page(request: web.Request) -> web.Response:
         if not 1 <= number <= len(asked):
             raise web.HTTPSeeOther(found.url("/review"))
         question = asked[number - 1]
-        error = None
+        error, invalid = None, False
         if request.method == "POST":
             form = await checked_form(request)
             action = (form.get("action") or ["next"])[0]
@@ -289,22 +289,29 @@ async def question_page(request: web.Request) -> web.Response:
                 except InvalidInput:
                     return web.Response(status=422)
                 return web.Response(status=204)  # committed as the block ends
-            try:  # "skip" takes back whatever was written; "back" keeps what is on the page
-                await questionnaire.save_answer(
-                    session,
-                    meeting,
-                    member,
-                    response,
-                    question,
-                    None if action == "skip" else value,
-                    services.settings,
-                    utcnow(),
-                    WEB,
-                )
-                target = number - 1 if action == "back" else number + 1
+            target = number - 1 if action == "back" else number + 1
+            try:
+                await questionnaire.check_open(session, meeting, utcnow())
+            except InvalidInput as closed:  # nothing can be saved: "back" still goes back
+                if action != "back":
+                    error = closed.render(found.t)
+            else:
+                try:  # "skip" takes back whatever was written; "back" keeps what is on the page
+                    await questionnaire.save_answer(
+                        session,
+                        meeting,
+                        member,
+                        response,
+                        question,
+                        None if action == "skip" else value,
+                        services.settings,
+                        utcnow(),
+                        WEB,
+                    )
+                except InvalidInput as refusal:  # the answer itself: the field is marked
+                    error, invalid = refusal.render(found.t), True
+            if error is None:
                 redirect = found.url(f"/q/{target}" if target >= 1 else "/consent")
-            except InvalidInput as refusal:
-                error = refusal.render(found.t)
         saved = questionnaire.read_answers(response, services.settings).get(question.id)
         if error is not None and question.kind == QuestionKind.FREE_TEXT:
             saved = value  # what they wrote stays on the page for them to shorten or fix
@@ -319,6 +326,7 @@ async def question_page(request: web.Request) -> web.Response:
         total=len(asked),
         saved=saved,
         error=error,
+        invalid=invalid,
     )
 
 
