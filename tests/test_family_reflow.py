@@ -229,6 +229,17 @@ async def test_every_page_reflows_and_passes_axe(
     assert await radio.get_attribute("aria-describedby") == "error"
     await walk.check("14-feedback-refused")
     await page.get_by_role("radio").first.check()
+    await page.locator("#comment").evaluate("(field, text) => field.value = text", "y" * 2345)
+    await page.locator("form button").click()
+    await page.wait_for_selector("#error")
+    assert await page.get_attribute("#comment", "aria-invalid") == "true"
+    assert await page.get_attribute("#comment", "aria-describedby") == "error"
+    message = await page.inner_text("#error")
+    assert "2345" in message and "2000" in message, message
+    assert await page.locator("[aria-invalid]").count() == 1  # the choice was fine
+    await walk.check("14-feedback-comment-too-long")
+    await page.locator("#comment").fill("Kaikki tiesivät jo.")
+    await page.get_by_role("radio").first.check()
     await page.locator("form button").click()
     await page.wait_for_selector("[role=status]")
     await walk.check("15-feedback-thanked")
@@ -239,4 +250,4 @@ async def test_every_page_reflows_and_passes_axe(
     await page.goto(f"{limited_site}/f/{token}?lang={lang}")
     await walk.check("17-too-many-requests")
     await context.close()
-    assert len(walk.seen) == 19
+    assert len(walk.seen) == 20
