@@ -229,3 +229,50 @@ async def test_what_the_family_takes_back_is_not_kept(
     assert rows[0].startswith("Ei vastausta") and rows[1].startswith("Ei vastausta")
     assert await stored_answers(bot) == [None, None]
     await context.close()
+
+
+@web.middleware
+async def slow_saves(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    """The page's saves while writing reach the server, then take two seconds (a poor
+    connection, a busy server): whatever the family does meanwhile arrives first."""
+    if request.method == "POST" and (await request.post()).get("action") == "autosave":
+        SLOW.append(request.path)
+        await asyncio.sleep(2)
+    return await handler(request)
+
+
+SLOW: list[str] = []
+
+
+@pytest.fixture
+async def slow_site(bot: BotHarness) -> AsyncIterator[str]:
+    app = build_web_app(bot.services)
+    app.middlewares.insert(0, slow_saves)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+async def test_a_save_still_on_its_way_does_not_bring_a_skipped_answer_back(
+    bot: BotHarness, slow_site: str, browser: Browser
+) -> None:
+    """The page's save while writing is slow; "Skip" is pressed meanwhile. The form goes only
+    after that save has been answered, so the skip is what stays."""
+    _, token = await family_link(bot, "fi")
+    context = await browser.new_context(viewport=PHONE, locale="fi-FI")
+    page = await context.new_page()
+    SLOW.clear()
+    await page.goto(f"{slow_site}/f/{token}/q/1")
+    await page.get_by_role("textbox").type("Kirjoitin tämän, mutta ohitan sen")
+    await page.wait_for_timeout(1200)  # the save has reached the server and is being made
+    assert SLOW
+    await page.get_by_role("button", name="Ohita").click()
+    await page.wait_for_selector("text=Kysymys 2/")
+    await page.wait_for_timeout(2500)  # whatever was on its way has been made
+    assert await stored_answers(bot) == [None]
+    await page.goto(f"{slow_site}/f/{token}/review")
+    assert (await page.locator("dd").first.inner_text()).startswith("Ei vastausta")
+    await context.close()

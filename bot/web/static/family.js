@@ -33,14 +33,20 @@
     timer = window.setTimeout(save, 800);
   });
   window.addEventListener("pagehide", saveOnLeaving);
+  var waiting = false;
   form.addEventListener("submit", function (event) {
+    if (waiting) { event.preventDefault(); return; }  // one press is enough
     window.clearTimeout(timer);
     sending = true;
     window.removeEventListener("pagehide", saveOnLeaving);
     if (pending) {  // send the form only after the save on its way, so that it comes last
       event.preventDefault();
+      waiting = true;
       var button = event.submitter;
+      var gone = false;
       var go = function () {
+        if (gone) { return; }
+        gone = true;
         if (button && button.name) {  // form.submit() sends no button: say which was pressed
           var chosen = document.createElement("input");
           chosen.type = "hidden";
@@ -51,11 +57,13 @@
         form.submit();
       };
       pending.then(go, go);
+      window.setTimeout(go, 5000);  // a save that never ends does not hold the form back
     }
   });
   window.addEventListener("pageshow", function (event) {
     if (event.persisted) {  // back from the browser's cache: the page is being written again
       sending = false;
+      waiting = false;
       window.addEventListener("pagehide", saveOnLeaving);
     }
   });
