@@ -77,12 +77,13 @@ async def comment(
         raise InvalidInput(N_("Answer the question first."))
     clean = text.replace("\r\n", "\n").strip()
     if len(clean) > MAX_COMMENT:
-        raise InvalidInput(
+        raise InvalidInput(  # how much is too much: the length, then the limit
             Nn_(
-                "A comment can be at most {n} character long.",
-                "A comment can be at most {n} characters long.",
+                "Your comment is {n} character long; at most {limit} characters fit.",
+                "Your comment is {n} characters long; at most {limit} characters fit.",
             ),
-            n=MAX_COMMENT,
+            n=len(clean),
+            limit=MAX_COMMENT,
         )
     row.comment_encrypted = seal(settings, clean) if clean else None
     await session.flush()

@@ -198,12 +198,13 @@ def _value(question: Asked, value: str | list[str] | None) -> str | list[str] | 
         text = value if isinstance(value, str) else ""
         text = text.replace("\r\n", "\n").strip()
         if len(text) > MAX_ANSWER:
-            raise InvalidInput(
+            raise InvalidInput(  # how much is too much: the length, then the limit
                 Nn_(
-                    "An answer can be at most {n} character long.",
-                    "An answer can be at most {n} characters long.",
+                    "Your answer is {n} character long; at most {limit} characters fit.",
+                    "Your answer is {n} characters long; at most {limit} characters fit.",
                 ),
-                n=MAX_ANSWER,
+                n=len(text),
+                limit=MAX_ANSWER,
             )
         return text or None
     chosen = [value] if isinstance(value, str) else list(value)

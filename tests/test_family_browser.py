@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from bot.web.app import build_web_app
+from scheduling import questionnaire
 from scheduling.models import QuestionnaireResponse, ResponseState
 
 from .calendar_servers import free_port
@@ -180,4 +181,98 @@ async def test_the_family_takes_a_reader_away_downloads_and_deletes(
     async with bot.services.sessions() as session:
         left = (await session.scalars(select(QuestionnaireResponse))).all()
     assert left == []
+    await context.close()
+
+
+async def stored_answers(bot: BotHarness) -> list[object]:
+    async with bot.services.sessions() as session:
+        response = await session.scalar(
+            select(QuestionnaireResponse).options(selectinload(QuestionnaireResponse.answers))
+        )
+        return list(questionnaire.read_answers(response, bot.services.settings).values())
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["script", "no-script"])
+async def test_what_the_family_takes_back_is_not_kept(
+    bot: BotHarness, site: str, browser: Browser, javascript: bool
+) -> None:
+    """Typed, then skipped: the text is gone from the review and from the database, also after
+    the page saved it while it was being written and after the page was left. Typed, then
+    erased, then "Back": nothing is kept either."""
+    _, token = await family_link(bot, "fi")
+    context = await browser.new_context(
+        viewport=PHONE, locale="fi-FI", java_script_enabled=javascript
+    )
+    page = await context.new_page()
+    await page.goto(f"{site}/f/{token}/consent")
+    await page.get_by_label("opettaja, ", exact=False).check()  # a reader who would see it
+    await page.get_by_role("button", name="Jatka kysymyksiin").click()
+    await page.wait_for_selector("text=Kysymys 1/")
+    await page.get_by_role("textbox").type("Luonnos, jota en halua näyttää")
+    await page.wait_for_timeout(1500)  # with the script on, the page saves while one writes
+    await page.get_by_role("button", name="Ohita").click()
+    await page.wait_for_selector("text=Kysymys 2/")
+
+    await page.get_by_role("textbox").type("Toinen luonnos")
+    await page.wait_for_timeout(1500)
+    await page.get_by_role("textbox").fill("")  # taken back at once, before the page saves
+    await page.get_by_role("button", name="Takaisin").click()
+    await page.wait_for_selector("text=Kysymys 1/")
+    assert await page.get_by_role("textbox").input_value() == ""
+    await page.goto(f"{site}/f/{token}/review")  # the question page is left once more
+    await page.wait_for_timeout(500)  # time for anything the left page might still send
+    await page.reload()
+    text = await page.inner_text("main")
+    await shot(page, f"11-taken-back-{'script' if javascript else 'no-script'}")
+    assert "luonnos" not in text.lower()
+    rows = await page.locator("dd").all_inner_texts()
+    assert rows[0].startswith("Ei vastausta") and rows[1].startswith("Ei vastausta")
+    assert await stored_answers(bot) == [None, None]
+    await context.close()
+
+
+@web.middleware
+async def slow_saves(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    """The page's saves while writing reach the server, then take two seconds (a poor
+    connection, a busy server): whatever the family does meanwhile arrives first."""
+    if request.method == "POST" and (await request.post()).get("action") == "autosave":
+        SLOW.append(request.path)
+        await asyncio.sleep(2)
+    return await handler(request)
+
+
+SLOW: list[str] = []
+
+
+@pytest.fixture
+async def slow_site(bot: BotHarness) -> AsyncIterator[str]:
+    app = build_web_app(bot.services)
+    app.middlewares.insert(0, slow_saves)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    yield f"http://127.0.0.1:{port}"
+    await runner.cleanup()
+
+
+async def test_a_save_still_on_its_way_does_not_bring_a_skipped_answer_back(
+    bot: BotHarness, slow_site: str, browser: Browser
+) -> None:
+    """The page's save while writing is slow; "Skip" is pressed meanwhile. The form goes only
+    after that save has been answered, so the skip is what stays."""
+    _, token = await family_link(bot, "fi")
+    context = await browser.new_context(viewport=PHONE, locale="fi-FI")
+    page = await context.new_page()
+    SLOW.clear()
+    await page.goto(f"{slow_site}/f/{token}/q/1")
+    await page.get_by_role("textbox").type("Kirjoitin tämän, mutta ohitan sen")
+    await page.wait_for_timeout(1200)  # the save has reached the server and is being made
+    assert SLOW
+    await page.get_by_role("button", name="Ohita").click()
+    await page.wait_for_selector("text=Kysymys 2/")
+    await page.wait_for_timeout(2500)  # whatever was on its way has been made
+    assert await stored_answers(bot) == [None]
+    await page.goto(f"{slow_site}/f/{token}/review")
+    assert (await page.locator("dd").first.inner_text()).startswith("Ei vastausta")
     await context.close()

@@ -296,7 +296,7 @@ async def question_page(request: web.Request) -> web.Response:
         if not 1 <= number <= len(asked):
             raise web.HTTPSeeOther(found.url("/review"))
         question = asked[number - 1]
-        error = None
+        error, invalid = None, False
         if request.method == "POST":
             form = await checked_form(request)
             action = (form.get("action") or ["next"])[0]
@@ -323,8 +323,14 @@ async def question_page(request: web.Request) -> web.Response:
                 except InvalidInput:
                     return web.Response(status=422)
                 return web.Response(status=204)  # committed as the block ends
+            target = number - 1 if action == "back" else number + 1
             try:
+                await questionnaire.check_open(session, meeting, utcnow())
+            except InvalidInput as closed:  # nothing can be saved: "back" still goes back
                 if action != "back":
+                    error = closed.render(found.t)
+            else:
+                try:  # "skip" takes back whatever was written; "back" keeps what is on the page
                     await questionnaire.save_answer(
                         session,
                         meeting,
@@ -336,10 +342,10 @@ async def question_page(request: web.Request) -> web.Response:
                         utcnow(),
                         WEB,
                     )
-                target = number - 1 if action == "back" else number + 1
+                except InvalidInput as refusal:  # the answer itself: the field is marked
+                    error, invalid = refusal.render(found.t), True
+            if error is None:
                 redirect = found.url(f"/q/{target}" if target >= 1 else "/consent")
-            except InvalidInput as refusal:
-                error = refusal.render(found.t)
         saved = questionnaire.read_answers(response, services.settings).get(question.id)
         if error is not None and question.kind == QuestionKind.FREE_TEXT:
             saved = value  # what they wrote stays on the page for them to shorten or fix
@@ -354,6 +360,7 @@ async def question_page(request: web.Request) -> web.Response:
         total=len(asked),
         saved=saved,
         error=error,
+        invalid=invalid,
     )
 
 
@@ -419,17 +426,19 @@ async def feedback_page(request: web.Request) -> web.Response:
         if found is None:
             return not_valid(request)
         meeting, member = found.view.meeting, found.view.seat.family_member
-        error = None
+        error = invalid = None
+        comment = ""
         if request.method == "POST":
             form = await checked_form(request)
+            comment = form.get("comment", [""])[0]
             try:
                 choice = form.get("answer", [""])[0]
                 if choice not in FEEDBACK_CHOICES:
+                    invalid = "answer"
                     raise InvalidInput(N_("Choose one of the answers."))
                 await feedback.record(session, meeting, member, FeedbackAnswer(choice), utcnow())
-                await feedback.comment(
-                    session, meeting, member, form.get("comment", [""])[0], services.settings
-                )
+                invalid = "comment"
+                await feedback.comment(session, meeting, member, comment, services.settings)
             except InvalidInput as refusal:
                 error = refusal.render(found.t)
         given = await feedback.of(session, meeting, member)
@@ -438,11 +447,13 @@ async def feedback_page(request: web.Request) -> web.Response:
         request,
         found,
         "family_feedback.html",
-        choices=[(key, found.t.gettext(label)) for key, label in FEEDBACK_CHOICES.items()],
-        chosen=given.answer.value if given else None,
+        options=[(key, found.t.gettext(label)) for key, label in FEEDBACK_CHOICES.items()],
+        picked=given.answer.value if given else None,
         thanked=given is not None and request.method == "POST" and error is None,
         is_open=is_open,
         error=error,
+        invalid=invalid if error else None,
+        comment=comment if error else "",  # refused: what they wrote stays for them to send again
     )
 
 
