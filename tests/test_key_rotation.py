@@ -131,13 +131,13 @@ async def test_after_rotation_the_new_key_alone_reads_everything(
     sessions: Sessions, database_url: str
 ) -> None:
     response_id, answers = await sealed_under_k1(sessions, database_url)
-    assert len(answers) == 10 and f"{WORDS} 0" in answers.values()
+    assert len(answers) == 9 and f"{WORDS} 0" in answers.values()
 
     # While the service runs with DATA_KEY=K2,K1, the operator rotates, three rows at a time.
     ring = keyed(database_url, f"{K2},{K1}")
     tallies = {t.table: t for t in await rotate(sessions, ring, utcnow(), batch_size=3)}
     assert {name: t.rotated for name, t in tallies.items() if t.rotated} == {
-        "answers": 10,
+        "answers": 9,
         "consents": 1,
         "plan_items": 1,
         "feedback": 1,
@@ -146,7 +146,7 @@ async def test_after_rotation_the_new_key_alone_reads_everything(
     assert all(t.unreadable == 0 for t in tallies.values())
     lines, complete = report(list(tallies.values()))
     assert complete
-    assert "answers 10 re-encrypted, 0 already under the new key" in [
+    assert "answers 9 re-encrypted, 0 already under the new key" in [
         " ".join(x.split()) for x in lines
     ]
     assert any("remove the old key(s) from DATA_KEY" in line for line in lines)
@@ -163,7 +163,7 @@ async def test_after_rotation_the_new_key_alone_reads_everything(
         assert unseal(new, plan.what_encrypted) == "tukiopetus"
     # ... and the old key opens none of the stored bytes.
     values = await stored_values(sessions)
-    assert len(values) == 15
+    assert len(values) == 14
     for value in values:
         with pytest.raises(InvalidToken):
             Fernet(K1).decrypt(value)
@@ -181,7 +181,7 @@ async def test_after_rotation_the_new_key_alone_reads_everything(
                 sa.select(AuditEvent).where(AuditEvent.action == "data_key.rotate")
             )
         ).all()
-    assert len(logged) == 2 and logged[0].details["answers"] == {"rotated": 10, "unreadable": 0}
+    assert len(logged) == 2 and logged[0].details["answers"] == {"rotated": 9, "unreadable": 0}
 
 
 async def test_an_interrupted_rotation_finishes_when_run_again(
@@ -199,10 +199,10 @@ async def test_an_interrupted_rotation_finishes_when_run_again(
     with contextlib.suppress(asyncio.CancelledError):
         await task
     done = await rows_under(sessions, K2)
-    assert 1 <= done < 14  # 14 rows: a plan item holds two values
+    assert 1 <= done < 13  # 13 rows: a plan item holds two values
 
     finished = await rotate(sessions, ring, utcnow(), batch_size=2, pause=0)
-    assert sum(t.rotated for t in finished) == 14 - done
+    assert sum(t.rotated for t in finished) == 13 - done
     assert sum(t.current for t in finished) == done
     assert all(_under(K2, v) for v in await stored_values(sessions))
     assert await read_back(sessions, keyed(database_url, K2), response_id) == answers
@@ -247,7 +247,7 @@ async def test_the_command(sessions: Sessions, database_url: str, tmp_path) -> N
     lines = [" ".join(line.split()) for line in done.stdout.splitlines()]
     assert {
         "professionals 1 re-encrypted, 0 already under the new key",
-        "answers 10 re-encrypted, 0 already under the new key",
+        "answers 9 re-encrypted, 0 already under the new key",
         "consents 1 re-encrypted, 0 already under the new key",
         "feedback 1 re-encrypted, 0 already under the new key",
         "plan_items 1 re-encrypted, 0 already under the new key",
@@ -258,9 +258,9 @@ async def test_the_command(sessions: Sessions, database_url: str, tmp_path) -> N
 
     refused = kerralla("admin", "rotate-key", cwd=tmp_path, DATABASE_URL=database_url, DATA_KEY=K0)
     assert refused.returncode == 2
-    assert "15 NOT READABLE" not in refused.stdout  # counted per table, in rows
+    assert "14 NOT READABLE" not in refused.stdout  # counted per table, in rows
     assert (
-        "answers 0 re-encrypted, 0 already under the new key, 10 NOT READABLE with any key in "
+        "answers 0 re-encrypted, 0 already under the new key, 9 NOT READABLE with any key in "
         "DATA_KEY" in [" ".join(line.split()) for line in refused.stdout.splitlines()]
     )
     assert refused.stderr.strip() == (
