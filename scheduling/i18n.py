@@ -25,6 +25,7 @@ from babel.dates import format_datetime, format_skeleton, format_timedelta
 from babel.lists import format_list
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
+from babel.numbers import format_decimal
 from babel.support import Translations
 from babel.units import format_unit
 
@@ -121,8 +122,15 @@ class Translator:
     _ = gettext
 
     def ngettext(self, singular: str, plural: str, n: int, **params: Any) -> str:
+        """A count and the numbers beside it are written as the language writes them
+        (`10 000` in Finnish and Swedish, `10,000` in English)."""
         text = catalog(self.locale).ngettext(singular, plural, n)
-        return text.format(n=n, **params)
+        numbers = {
+            key: format_decimal(value, locale=self.cldr)
+            for key, value in {"n": n, **params}.items()
+            if isinstance(value, int) and not isinstance(value, bool)
+        }
+        return text.format(**{"n": n, **params, **numbers})
 
     def pgettext(self, context: str, message: str, **params: Any) -> str:
         text = catalog(self.locale).pgettext(context, message)

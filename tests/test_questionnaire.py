@@ -108,7 +108,7 @@ async def test_answers_are_sealed_and_checked(sessions: Sessions, database_url: 
                 WEB,
             )
         assert refused.value.render(translator("fi")) == (
-            "Vastauksesi on 10000 merkkiä pitkä; enintään 4000 merkkiä mahtuu."
+            "Vastauksesi on 10\u00a0000 merkkiä pitkä; enintään 4\u00a0000 merkkiä mahtuu."
         )
         with pytest.raises(InvalidInput):
             await questionnaire.save_answer(
