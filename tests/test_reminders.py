@@ -163,7 +163,7 @@ async def test_cancelling_stops_every_job(sessions: Sessions) -> None:
         meeting = await a_meeting(session, starts)
         await plan_meeting_jobs(session, meeting, SETTINGS, now=local(2026, 6, 1, 9, 0))
         meeting.state = MeetingState.CANCELLED
-        assert await cancel_meeting_jobs(session, meeting.id) == 5
+        assert await cancel_meeting_jobs(session, meeting.id, local(2026, 6, 1, 9, 5)) == 5
     assert await JobWorker(sessions, SETTINGS, clock=lambda: starts).run_once() == 0
     assert await messages(sessions) == []
 
@@ -262,6 +262,7 @@ async def test_retention_deletes_what_is_no_longer_needed_and_audits_it(
                 locale="fi",
                 state="sent",
                 created_at=now - timedelta(days=40),
+                next_attempt_at=now - timedelta(days=40),
             )
         )
     await JobWorker(sessions, SETTINGS, clock=lambda: now).run_once()

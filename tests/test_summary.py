@@ -67,7 +67,8 @@ async def answered_and_fixed(bot: BotHarness, *, chat_allowed: bool = False) -> 
         organisation = await session.get(Organisation, meeting.organisation_id)
         organisation.summary_in_chat_allowed = chat_allowed
         at = await questionnaire.deadline(session, meeting)  # the summary time
-    await JobWorker(bot.services.sessions, settings, clock=lambda: at).run_once()
+    bot.clock.set(at)  # the bot's one clock: workers, handlers, pages
+    await JobWorker(bot.services.sessions, settings, clock=bot.services.now).run_once()
     bot.services.outbox_wake.set()
     return meeting_id
 
@@ -123,9 +124,7 @@ async def test_the_chosen_reader_gets_a_link_and_the_others_only_hear_no(
     async with bot.services.sessions() as session:
         count = len(
             (
-                await session.scalars(
-                    select(AuditEvent).where(AuditEvent.action == "answers.read")
-                )
+                await session.scalars(select(AuditEvent).where(AuditEvent.action == "answers.read"))
             ).all()
         )
     assert count == 2

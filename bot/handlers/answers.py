@@ -17,7 +17,6 @@ from scheduling.models import (
     CandidateTime,
     MeetingState,
     TelegramUser,
-    utcnow,
 )
 from scheduling.people import approved_professional
 
@@ -35,7 +34,7 @@ async def open_seat_link(update: Update, context: Context, token: str) -> bool:
     t = await translator_for(update, context)
     async with transaction(svc.sessions) as session:
         person = await session.get(TelegramUser, user.id)
-        seat = await meetings.claim_seat(session, token, person, utcnow())
+        seat = await meetings.claim_seat(session, token, person, svc.now())
         if seat is None:
             return False
         meeting = await meetings.load(session, seat.meeting_id)
@@ -45,6 +44,7 @@ async def open_seat_link(update: Update, context: Context, token: str) -> bool:
                 user.id,
                 "times_invitation",
                 t.locale,
+                now=svc.now(),
                 meeting_id=meeting.id,
                 dedupe_key=f"times:seat:{seat.id}",
                 participant_id=seat.id,
@@ -55,6 +55,7 @@ async def open_seat_link(update: Update, context: Context, token: str) -> bool:
                 user.id,
                 "meeting_fixed",
                 t.locale,
+                now=svc.now(),
                 meeting_id=meeting.id,
                 dedupe_key=f"fixed:seat:{seat.id}",
                 participant_id=seat.id,
@@ -98,7 +99,7 @@ async def answered(update: Update, context: Context) -> None:
             await query.answer(stale, show_alert=True)
             return
         try:
-            await meetings.answer(session, meeting, seat, int(raw_id), CODES[code], utcnow())
+            await meetings.answer(session, meeting, seat, int(raw_id), CODES[code], svc.now())
         except InvalidInput as error:
             await query.answer(error.render(t), show_alert=True)
             return
@@ -125,7 +126,9 @@ async def fix(update: Update, context: Context) -> None:
             await query.answer(t.gettext("This button is no longer valid."), show_alert=True)
             return
         try:
-            await meetings.fix(session, meeting, candidate.starts_at, svc.settings, utcnow(), by=by)
+            await meetings.fix(
+                session, meeting, candidate.starts_at, svc.settings, svc.now(), by=by
+            )
         except InvalidInput as error:
             await query.answer(error.render(t), show_alert=True)
             return

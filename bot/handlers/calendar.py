@@ -19,7 +19,6 @@ from telegram.ext import (
 from scheduling.calendars import busy_from_feed, problem_text
 from scheduling.db import transaction
 from scheduling.errors import InvalidInput
-from scheduling.models import utcnow
 from scheduling.people import approved_professional, set_calendar_feed
 
 from ..commands import CALENDAR, CANCEL
@@ -70,7 +69,7 @@ async def gave_address(update: Update, context: Context) -> int:
     except InvalidInput as error:
         await update.effective_message.reply_text(error.render(t))
         return ADDRESS
-    now = utcnow()
+    now = svc.now()
     result = await busy_from_feed(
         checked,
         now,
