@@ -72,7 +72,7 @@ async def _take(
             ConversationState, user_id, with_for_update=True, populate_existing=True
         )
         if row is None:
-            row = ConversationState(telegram_user_id=user_id, recent_updates=[])
+            row = ConversationState(telegram_user_id=user_id, recent_updates=[], updated_at=now)
             session.add(row)
         elif row.holder not in (None, holder) and row.lease_until and row.lease_until > now:
             return None

@@ -223,6 +223,7 @@ async def as_text(update: Update, context: Context) -> int:
         by = await approved_professional(session, update.effective_user.id)
         session.add(
             AuditEvent(
+                occurred_at=svc.now(),
                 actor_kind=ActorKind.PROFESSIONAL,
                 actor_id=by.id if by else None,
                 action="plan.export",
