@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 from contextlib import suppress
+from datetime import datetime
 
 from aiohttp import web
 from telegram import Update
@@ -39,13 +41,14 @@ class StartError(StartupError):
     """Kerralla cannot start; the message is one line for the person starting it."""
 
 
-def build_services(settings: Settings) -> Services:
+def build_services(settings: Settings, clock: Callable[[], datetime] = utcnow) -> Services:
     engine = create_engine(settings.database_url)
     return Services(
         settings=settings,
         engine=engine,
         sessions=session_factory(engine),
         calendar_cache=FeedCache(settings.calendar_cache_seconds),
+        clock=clock,
     )
 
 
@@ -120,8 +123,13 @@ def stop_on_signals() -> asyncio.Event:
 async def start_jobs(services: Services, stop: asyncio.Event) -> asyncio.Task[None]:
     async with transaction(services.sessions) as session:
         await one_process_at_a_time(session)  # several processes may start at once
-        await schedule_retention(session, services.settings, utcnow())
-    worker = JobWorker(services.sessions, services.settings, after_batch=services.outbox_wake.set)
+        await schedule_retention(session, services.settings, services.now())
+    worker = JobWorker(
+        services.sessions,
+        services.settings,
+        clock=services.now,
+        after_batch=services.outbox_wake.set,
+    )
     return asyncio.create_task(worker.run_until(stop))
 
 
@@ -181,7 +189,7 @@ async def run(settings: Settings) -> None:
         delivery = Delivery(services, application.bot)
         sending = [asyncio.create_task(delivery.run_until(stop, services.outbox_wake))]
         if settings.smtp_host:
-            mail = MailDelivery(services.sessions, settings)
+            mail = MailDelivery(services.sessions, settings, clock=services.now)
             sending.append(asyncio.create_task(mail.run_until(stop, services.outbox_wake)))
         log.info(
             "Kerralla is running: bot @%s, web %s", application.bot.username, settings.base_url

@@ -33,7 +33,6 @@ from scheduling.models import (
     Participant,
     Professional,
     TelegramUser,
-    utcnow,
 )
 from scheduling.outbox import OutboxWorker, Outcome
 
@@ -58,14 +57,14 @@ class Delivery(OutboxWorker):
         batch_size: int = 20,
         idle_seconds: float = 1.0,
         concurrency: int = CONCURRENCY,
-        clock: Callable[[], datetime] = utcnow,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         super().__init__(
             services.sessions,
             batch_size=batch_size,
             idle_seconds=idle_seconds,
             concurrency=concurrency,
-            clock=clock,
+            clock=clock or services.now,
             lease=timedelta(seconds=services.settings.outbox_lease_seconds),
             first_retry=timedelta(seconds=services.settings.outbox_retry_seconds),
         )
@@ -168,6 +167,7 @@ class Delivery(OutboxWorker):
             convener.id,
             "telegram_delivery_failed",
             convener.locale,
+            now=self.clock(),
             meeting_id=row.meeting_id,
             dedupe_key=f"telegram-failed:{row.meeting_id}:{seat}",
             participant_id=seat,

@@ -41,7 +41,7 @@ class SharedConversations:
             return
         svc = self.services
         held = await conversations.take(
-            svc.sessions, svc.settings, user.id, self.holder, update.update_id
+            svc.sessions, svc.settings, user.id, self.holder, update.update_id, svc.now
         )
         state: dict[str, Any] | None = None
         try:
@@ -56,7 +56,13 @@ class SharedConversations:
                 self._forget(user.id)
         finally:
             await conversations.give_back(
-                svc.sessions, svc.settings, user.id, self.holder, update.update_id, state
+                svc.sessions,
+                svc.settings,
+                user.id,
+                self.holder,
+                update.update_id,
+                state,
+                svc.now,
             )
 
     # -- between the Application's memory and a JSON state ------------------------------------

@@ -20,6 +20,7 @@ import logging
 import os
 import secrets
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -71,7 +72,7 @@ async def _take(
             ConversationState, user_id, with_for_update=True, populate_existing=True
         )
         if row is None:
-            row = ConversationState(telegram_user_id=user_id, recent_updates=[])
+            row = ConversationState(telegram_user_id=user_id, recent_updates=[], updated_at=now)
             session.add(row)
         elif row.holder not in (None, holder) and row.lease_until and row.lease_until > now:
             return None
@@ -85,12 +86,13 @@ async def take(
     user_id: int,
     holder: str,
     update_id: int,
+    clock: Callable[[], datetime] = utcnow,
 ) -> Held:
     """Wait until no other process handles this person, then hold them."""
     pause = FIRST_POLL
     while True:
         try:
-            held = await _take(sessions, settings, user_id, holder, update_id, utcnow())
+            held = await _take(sessions, settings, user_id, holder, update_id, clock())
         except IntegrityError:  # another process made the person's first row at the same time
             held = None
         if held is not None:
@@ -106,9 +108,10 @@ async def give_back(
     holder: str,
     update_id: int,
     state: dict[str, Any] | None,
+    clock: Callable[[], datetime] = utcnow,
 ) -> None:
     """Write the state this update left (None: as it was) and let other processes in."""
-    now = utcnow()
+    now = clock()
     async with transaction(sessions) as session:
         row = await session.get(
             ConversationState, user_id, with_for_update=True, populate_existing=True

@@ -11,6 +11,7 @@ import logging
 import os
 import secrets
 import socket
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
@@ -62,12 +63,14 @@ class Heartbeat:
         *,
         every: timedelta = BEAT_EVERY,
         process: str = PROCESS,
+        clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.sessions, self.worker, self.every, self.process = sessions, worker, every, process
+        self.clock = clock
         self.last: datetime | None = None
 
     async def __call__(self) -> None:
-        now = utcnow()
+        now = self.clock()
         if self.last is not None and now - self.last < self.every:
             return
         self.last = now

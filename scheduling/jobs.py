@@ -104,12 +104,12 @@ async def schedule(
     return job
 
 
-async def cancel_meeting_jobs(session: AsyncSession, meeting_id: int) -> int:
+async def cancel_meeting_jobs(session: AsyncSession, meeting_id: int, now: datetime) -> int:
     """Cancel every job of a meeting that has not run yet; returns how many."""
     result = await session.execute(
         update(Job)
         .where(Job.meeting_id == meeting_id, Job.state == JobState.PENDING)
-        .values(state=JobState.CANCELLED, finished_at=utcnow(), note="meeting cancelled")
+        .values(state=JobState.CANCELLED, finished_at=now, note="meeting cancelled")
     )
     return result.rowcount or 0
 
@@ -140,7 +140,7 @@ class JobWorker:
         self.batch_size = batch_size
         self.idle_seconds = idle_seconds
         self.clock = clock
-        self.heartbeat = Heartbeat(sessions, "jobs")
+        self.heartbeat = Heartbeat(sessions, "jobs", clock=clock)
 
     async def run_once(self) -> int:
         """Claim one batch of due jobs and run it; the number of jobs handled."""

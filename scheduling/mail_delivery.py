@@ -176,6 +176,7 @@ class MailDelivery(OutboxWorker):
                 convener_chat.id,
                 "invitation_email_failed",
                 convener_chat.locale,
+                now=self.clock(),
                 meeting_id=row.meeting_id,
                 # Once per meeting and person, not at every change of the meeting.
                 dedupe_key=f"mail-failed:{row.meeting_id}:{row.payload.get('participant_id')}",

@@ -159,6 +159,7 @@ async def start(
     window: tuple[date, date],
     answer_deadline: datetime,
     settings: Settings,
+    now: datetime,
     convener_role: str = CONVENER_ROLE,
     previous: Meeting | None = None,
 ) -> Meeting:
@@ -179,6 +180,7 @@ async def start(
         ical_uid=f"{uuid.uuid4()}@{host}",
         series_id=previous.series_id if previous else None,
         previous_meeting_id=previous.id if previous else None,
+        created_at=now,  # an abandoned draft is deleted a week from this
     )
     session.add(meeting)
     await session.flush()
@@ -243,7 +245,7 @@ async def open_seat(
     """A seat for someone not in Kerralla yet, with its invitation links' tokens."""
     member = None
     if family_role is not None:
-        member = FamilyMember(role=family_role, locale=locale)
+        member = FamilyMember(role=family_role, locale=locale, created_at=now)
         session.add(member)
         await session.flush()
     seat = Participant(
@@ -391,6 +393,7 @@ async def tell_circle(
     meeting: Meeting,
     kind: str,
     *,
+    now: datetime,
     besides: int | None = None,
     key: str,
     **params: object,
@@ -407,6 +410,7 @@ async def tell_circle(
             target[0],
             kind,
             target[1],
+            now=now,
             meeting_id=meeting.id,
             dedupe_key=f"{key}:{seat.id}",
             participant_id=seat.id,
@@ -417,7 +421,7 @@ async def tell_circle(
 
 
 async def send_calendars(
-    session: AsyncSession, meeting: Meeting, settings: Settings, key: str
+    session: AsyncSession, meeting: Meeting, settings: Settings, key: str, now: datetime
 ) -> None:
     """Everyone's own calendar file: in the chat, and by email to those who gave an address
     (when Kerralla has a mail server). Rendered when sent, from the meeting as it is then."""
@@ -429,6 +433,7 @@ async def send_calendars(
                 target[0],
                 "calendar_file",
                 target[1],
+                now=now,
                 meeting_id=meeting.id,
                 dedupe_key=f"{key}:ics:{seat.id}",
                 participant_id=seat.id,
@@ -445,13 +450,14 @@ async def send_calendars(
                 address,
                 "calendar_email",
                 locale,
+                now=now,
                 meeting_id=meeting.id,
                 dedupe_key=f"{key}:mail:{seat.id}",
                 participant_id=seat.id,
             )
 
 
-async def refresh_tally(session: AsyncSession, meeting: Meeting) -> None:
+async def refresh_tally(session: AsyncSession, meeting: Meeting, now: datetime) -> None:
     """Edit the convener's one tally message, unless an edit is already waiting to be sent."""
     original = await session.scalar(
         select(OutboxMessage).where(OutboxMessage.dedupe_key == f"tally:{meeting.id}")
@@ -473,6 +479,8 @@ async def refresh_tally(session: AsyncSession, meeting: Meeting) -> None:
                 edits_id=original.id,
                 meeting_id=meeting.id,
                 payload={},
+                created_at=now,
+                next_attempt_at=now,
             )
         )
         await session.flush()
@@ -512,6 +520,7 @@ async def send_for_answers(
         session,
         meeting,
         "times_invitation",
+        now=now,
         besides=convener.id if convener else None,
         key=f"times:{candidates[0].round}",
     )
@@ -521,6 +530,7 @@ async def send_for_answers(
             convener.id,
             "tally",
             convener.locale,
+            now=now,
             meeting_id=meeting.id,
             dedupe_key=f"tally:{meeting.id}",
         )
@@ -579,7 +589,7 @@ async def answer(
         seat.responded_at = now
         everyone_required_answered_now = not was_done and required_done(meeting)
     if changed:
-        await refresh_tally(session, meeting)
+        await refresh_tally(session, meeting, now)
     if everyone_required_answered_now:
         convener = await session.get(TelegramUser, meeting.convener.telegram_user_id)
         if convener is not None:
@@ -588,6 +598,7 @@ async def answer(
                 convener.id,
                 "required_answered",
                 convener.locale,
+                now=now,
                 meeting_id=meeting.id,
                 dedupe_key=f"required:{meeting.id}:{min(candidates)}",
             )
@@ -702,8 +713,8 @@ async def _set_time(
     meeting.starts_at = starts_at
     meeting.ends_at = starts_at + timedelta(minutes=meeting.duration_minutes)
     await session.flush()
-    await tell_circle(session, meeting, news, key=f"{news}:{meeting.ical_sequence}")
-    await send_calendars(session, meeting, settings, f"{news}:{meeting.ical_sequence}")
+    await tell_circle(session, meeting, news, now=now, key=f"{news}:{meeting.ical_sequence}")
+    await send_calendars(session, meeting, settings, f"{news}:{meeting.ical_sequence}", now)
     await plan_meeting_jobs(session, meeting, settings, now)
 
 
@@ -733,7 +744,7 @@ async def fix(
     meeting.state = MeetingState.SCHEDULED
     meeting.fixed_at = now
     await _set_time(session, meeting, starts_at, settings, now, "meeting_fixed")
-    await refresh_tally(session, meeting)
+    await refresh_tally(session, meeting, now)
 
 
 async def move(
@@ -774,16 +785,17 @@ async def cancel(
     meeting.cancelled_at = now
     meeting.ical_sequence += 1
     await session.flush()
-    await cancel_meeting_jobs(session, meeting.id)
+    await cancel_meeting_jobs(session, meeting.id, now)
     await tell_circle(
         session,
         meeting,
         "meeting_cancelled",
+        now=now,
         besides=by.telegram_user_id,
         key=f"cancelled:{meeting.id}",
     )
     if meeting.starts_at is not None:  # a time was fixed: calendars hold it and must drop it
-        await send_calendars(session, meeting, settings, f"cancelled:{meeting.ical_sequence}")
+        await send_calendars(session, meeting, settings, f"cancelled:{meeting.ical_sequence}", now)
 
 
 async def remind_pending(session: AsyncSession, meeting: Meeting, now: datetime) -> int:
@@ -802,6 +814,7 @@ async def remind_pending(session: AsyncSession, meeting: Meeting, now: datetime)
             target[0],
             "times_invitation",
             target[1],
+            now=now,
             meeting_id=meeting.id,
             dedupe_key=f"times-again:{seat.id}:{now.date().isoformat()}",
             participant_id=seat.id,
@@ -811,7 +824,7 @@ async def remind_pending(session: AsyncSession, meeting: Meeting, now: datetime)
 
 
 async def name_co_convener(
-    session: AsyncSession, meeting: Meeting, seat_id: int, *, by: Professional
+    session: AsyncSession, meeting: Meeting, seat_id: int, now: datetime, *, by: Professional
 ) -> Participant:
     if meeting.convener_id != by.id:
         raise InvalidInput(N_("Only the convener can do this."))
@@ -826,6 +839,7 @@ async def name_co_convener(
             target[0],
             "co_convener_named",
             target[1],
+            now=now,
             meeting_id=meeting.id,
             dedupe_key=f"co:{seat.id}",
             participant_id=seat.id,
@@ -853,7 +867,7 @@ async def ask_again(
     # Two days to answer, but not later than an hour before the first new time.
     meeting.answer_deadline = max(min(now + timedelta(days=2), starts[0] - timedelta(hours=1)), now)
     meeting.state = MeetingState.DRAFT  # send_for_answers takes it from here
-    await cancel_meeting_jobs(session, meeting.id)
+    await cancel_meeting_jobs(session, meeting.id, now)
     await send_for_answers(session, meeting, settings, now)
 
 
@@ -904,6 +918,7 @@ async def next_in_series(
         window=(first, last),
         answer_deadline=deadline,
         settings=settings,
+        now=now,
         convener_role=convener_seat.role,
         previous=previous,
     )

@@ -32,13 +32,14 @@ async def tell(
     kind: str,
     locale: str,
     *,
+    now: datetime,
     meeting_id: int | None = None,
     dedupe_key: str | None = None,
     **params: Any,
 ) -> OutboxMessage | None:
-    """Queue a Telegram message. With a `dedupe_key`, a second call queues nothing."""
+    """Queue a Telegram message, due `now`. With a `dedupe_key`, a second call queues nothing."""
     message = OutboxMessage(channel=Channel.TELEGRAM, telegram_chat_id=chat_id)
-    return await _add(session, message, kind, locale, meeting_id, dedupe_key, params)
+    return await _add(session, message, kind, locale, now, meeting_id, dedupe_key, params)
 
 
 async def email(
@@ -47,13 +48,14 @@ async def email(
     kind: str,
     locale: str,
     *,
+    now: datetime,
     meeting_id: int | None = None,
     dedupe_key: str | None = None,
     **params: Any,
 ) -> OutboxMessage | None:
-    """Queue an email. With a `dedupe_key`, a second call queues nothing."""
+    """Queue an email, due `now`. With a `dedupe_key`, a second call queues nothing."""
     message = OutboxMessage(channel=Channel.EMAIL, email_to=address)
-    return await _add(session, message, kind, locale, meeting_id, dedupe_key, params)
+    return await _add(session, message, kind, locale, now, meeting_id, dedupe_key, params)
 
 
 async def _add(
@@ -61,6 +63,7 @@ async def _add(
     message: OutboxMessage,
     kind: str,
     locale: str,
+    now: datetime,
     meeting_id: int | None,
     dedupe_key: str | None,
     params: dict[str, Any],
@@ -73,6 +76,9 @@ async def _add(
             return None
     message.kind, message.locale, message.payload = kind, locale, params
     message.meeting_id, message.dedupe_key = meeting_id, dedupe_key
+    # Due and stamped by the caller's clock, never the wall clock: a worker running as if it
+    # were another time queues what that time's workers send (and retention counts from it).
+    message.created_at = message.next_attempt_at = now
     session.add(message)
     await session.flush()
     return message
@@ -265,7 +271,7 @@ class OutboxWorker:
         self.idle_seconds = idle_seconds
         self.concurrency = max(concurrency, 1)
         self.clock = clock
-        self.heartbeat = Heartbeat(sessions, self.worker_name)
+        self.heartbeat = Heartbeat(sessions, self.worker_name, clock=clock)
 
     async def deliver(self, row_id: int) -> Outcome:
         raise NotImplementedError

@@ -127,6 +127,8 @@ async def add(
         who_encrypted=seal(settings, who_text) if who_text else None,
         due_on=due_on,
         created_by_id=by.id,
+        created_at=now,
+        updated_at=now,
     )
     session.add(item)
     _audit(session, meeting, by, "plan.write", now)
@@ -164,7 +166,9 @@ async def share(
     if stamp is None:
         raise InvalidInput(N_("The plan has no items yet."))
     meeting.state = MeetingState.HELD
-    told = await tell_circle(session, meeting, "plan_shared", key=f"plan:{stamp.isoformat()}")
+    told = await tell_circle(
+        session, meeting, "plan_shared", now=now, key=f"plan:{stamp.isoformat()}"
+    )
     _audit(session, meeting, by, "plan.share", now)
     await session.flush()
     return told

@@ -161,6 +161,7 @@ async def remind(session: AsyncSession, job: Job, context: JobContext) -> None:
                 target[0],
                 "meeting_reminder",
                 target[1],
+                now=context.now,
                 meeting_id=meeting.id,
                 dedupe_key=f"reminder-{hours}h:{participant.id}:{meeting.ical_sequence}",
                 hours=hours,
@@ -189,6 +190,7 @@ async def remind_family(session: AsyncSession, job: Job, context: JobContext) ->
                 target[0],
                 "family_questions_reminder",
                 target[1],
+                now=context.now,
                 meeting_id=meeting.id,
                 dedupe_key=f"family-reminder:{participant.id}",
             )
@@ -207,6 +209,7 @@ async def deadline_passed(session: AsyncSession, job: Job, context: JobContext) 
             convener.id,
             "answers_deadline_passed",
             convener.locale,
+            now=context.now,
             meeting_id=meeting.id,
             dedupe_key=f"deadline:{meeting.id}:{job.due_at.isoformat()}",
             missing=missing,
@@ -241,6 +244,7 @@ async def send_summary(session: AsyncSession, job: Job, context: JobContext) -> 
             target[0],
             kind,
             target[1],
+            now=context.now,
             meeting_id=meeting.id,
             dedupe_key=f"summary:{participant.id}:{meeting.ical_sequence}",
             participant_id=participant.id,
@@ -260,6 +264,7 @@ async def prompt_for_plan(session: AsyncSession, job: Job, context: JobContext) 
             convener.id,
             "plan_prompt",
             convener.locale,
+            now=context.now,
             meeting_id=meeting.id,
             dedupe_key=f"plan-prompt:{meeting.id}",
         )
@@ -272,6 +277,7 @@ async def prompt_for_plan(session: AsyncSession, job: Job, context: JobContext) 
             target[0],
             "feedback_ask",
             target[1],
+            now=context.now,
             meeting_id=meeting.id,
             dedupe_key=f"feedback:{seat.id}",
         )
@@ -286,7 +292,7 @@ async def clean_up(session: AsyncSession, job: Job, context: JobContext) -> None
         return (await session.execute(statement)).rowcount or 0
 
     def ended_before(moment: datetime) -> ColumnElement[bool]:
-        cancelled = (Meeting.state == MeetingState.CANCELLED) & (Meeting.updated_at < moment)
+        cancelled = (Meeting.state == MeetingState.CANCELLED) & (Meeting.cancelled_at < moment)
         # A meeting that never got a time is over when its date window is.
         never_fixed = Meeting.state.in_([MeetingState.DRAFT, MeetingState.COLLECTING]) & (
             Meeting.window_end < moment.date()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,23 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=os.environ.get("KERRALLA_TEST_DB", "sqlite"),
         help="the database the database tests run on",
     )
+    parser.addoption(
+        "--days-ahead",
+        type=int,
+        default=int(os.environ.get("KERRALLA_TEST_DAYS_AHEAD", "0")),
+        help="run with this process's clock moved so many days ahead (time-machine): the "
+        "suite must pass on any date (subprocesses, browsers and PostgreSQL keep the real one)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    days = config.getoption("--days-ahead")
+    if days:
+        import time_machine
+
+        travel = time_machine.travel(datetime.now(UTC) + timedelta(days=days), tick=True)
+        travel.start()
+        config.add_cleanup(travel.stop)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -39,7 +57,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def pytest_report_header(config: pytest.Config) -> str:
-    return f"kerralla database: {config.getoption('--db')}"
+    ahead = config.getoption("--days-ahead")
+    return f"kerralla database: {config.getoption('--db')}" + (
+        f"; the clock {ahead} days ahead ({datetime.now(UTC):%Y-%m-%d})" if ahead else ""
+    )
 
 
 @pytest.fixture(scope="session")

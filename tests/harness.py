@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from typing import Any
 
 from cryptography.fernet import Fernet
@@ -17,6 +18,7 @@ from bot.rate_limit import no_limits
 from bot.services import Services
 from scheduling.config import Settings, load_settings
 from scheduling.mail_delivery import MailDelivery
+from scheduling.models import utcnow
 
 from .fake_bot_api import FakeBotAPI
 
@@ -55,11 +57,28 @@ async def callback_answer(api: FakeBotAPI, callback_id: str) -> dict[str, Any]:
     )
 
 
+class Clock:
+    """The bot's one clock in a test: the real time until the test sets a moment, then that
+    moment (handlers, pages and the harness's own workers all read it)."""
+
+    def __init__(self) -> None:
+        self.at: datetime | None = None
+
+    def __call__(self) -> datetime:
+        return self.at if self.at is not None else utcnow()
+
+    def set(self, at: datetime) -> None:
+        self.at = at
+
+
 class BotHarness:
-    def __init__(self, api: FakeBotAPI, application: Application, services: Services) -> None:
+    def __init__(
+        self, api: FakeBotAPI, application: Application, services: Services, clock: Clock
+    ) -> None:
         self.api = api
         self.application = application
         self.services = services
+        self.clock = clock
 
 
 @asynccontextmanager
@@ -69,7 +88,8 @@ async def running_bot(
     """The bot against a fake Bot API that enforces no limits, so by default the bot keeps
     none either (conversations at full speed); `telegram_limits=True` keeps Telegram's."""
     async with FakeBotAPI(token=TOKEN) as api:
-        services = build_services(settings_for_test(database_url, api.url, **overrides))
+        clock = Clock()
+        services = build_services(settings_for_test(database_url, api.url, **overrides), clock)
         application = build_application(
             services, rate_limiter=None if telegram_limits else no_limits()
         )
@@ -80,10 +100,14 @@ async def running_bot(
         stop = asyncio.Event()
         workers = [Delivery(services, application.bot, idle_seconds=0.2)]
         if services.settings.smtp_host:
-            workers.append(MailDelivery(services.sessions, services.settings, idle_seconds=0.2))
+            workers.append(
+                MailDelivery(
+                    services.sessions, services.settings, idle_seconds=0.2, clock=services.now
+                )
+            )
         sending = asyncio.gather(*(w.run_until(stop, services.outbox_wake) for w in workers))
         try:
-            yield BotHarness(api, application, services)
+            yield BotHarness(api, application, services, clock)
         finally:
             stop.set()
             await sending

@@ -353,10 +353,11 @@ async def test_when_the_deadline_passes_the_convener_can_remind_or_fix(bot: BotH
     meeting_id = await sisukas(bot)
     await api.wait_for_message(2002, "kutsuu sinut tapaamiseen")
     later = utcnow() + timedelta(days=3, minutes=1)
+    bot.clock.set(later)  # the bot's one clock: workers, handlers, pages
     worker = JobWorker(
         bot.services.sessions,
         bot.services.settings,
-        clock=lambda: later,
+        clock=bot.services.now,
         after_batch=bot.services.outbox_wake.set,
     )
     await worker.run_once()

@@ -51,7 +51,7 @@ async def queue(bot: BotHarness, messages: list[tuple[int, int]]) -> None:
         bot.api.user(chat)
     async with bot.services.sessions() as session, session.begin():
         for chat, n in messages:
-            await outbox.tell(session, chat, "test_numbered", "fi", n=n)
+            await outbox.tell(session, chat, "test_numbered", "fi", now=bot.services.now(), n=n)
     bot.services.outbox_wake.set()
 
 

@@ -134,7 +134,8 @@ async def test_the_reminder_opens_the_questions(bot: BotHarness) -> None:
         at = await questionnaire.deadline(session, meeting) - timedelta(
             days=settings.family_reminder_days
         )
-    await JobWorker(bot.services.sessions, settings, clock=lambda: at).run_once()
+    bot.clock.set(at)  # the bot's one clock: workers, handlers, pages
+    await JobWorker(bot.services.sessions, settings, clock=bot.services.now).run_once()
     bot.services.outbox_wake.set()
     reminder = await api.wait_for_message(GUARDIAN, "Et ole vielä vastannut")
     api.press(GUARDIAN, reminder["message_id"], button(reminder, "Vastaa kysymyksiin"))

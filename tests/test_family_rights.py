@@ -77,7 +77,8 @@ async def shared_with_the_teacher(bot: BotHarness, *, telegram: bool) -> tuple[i
             session, meeting, start, settings, now, by=meeting.convener, confirmed=True
         )
         at = await questionnaire.deadline(session, meeting)
-    await JobWorker(bot.services.sessions, settings, clock=lambda: at).run_once()
+    bot.clock.set(at)  # the bot's one clock: workers, handlers, pages
+    await JobWorker(bot.services.sessions, settings, clock=bot.services.now).run_once()
     bot.services.outbox_wake.set()
     return meeting_id, opened.web_token
 

@@ -235,6 +235,7 @@ async def convene(scene: Scenario) -> list[int]:
                 window=(today + timedelta(days=1), today + timedelta(days=14)),
                 answer_deadline=now + timedelta(days=3),
                 settings=scene.settings,
+                now=now,
                 convener_role=ROLES[0],
             )
             meeting = await meetings.load(session, meeting.id)

@@ -111,12 +111,12 @@ async def test_backlogs_are_counted_and_a_stuck_one_fails(services: Services) ->
     async with services.sessions() as session, session.begin():
         # Due a minute ago; two more for the same person wait behind it (not "due" yet).
         for _ in range(3):
-            await outbox.tell(session, 9001, "access_approved", "fi")
-        await outbox.email(session, "a@example.fi", "calendar_email", "fi")
-        failed = await outbox.tell(session, 9002, "access_approved", "fi")
+            await outbox.tell(session, 9001, "access_approved", "fi", now=now)
+        await outbox.email(session, "a@example.fi", "calendar_email", "fi", now=now)
+        failed = await outbox.tell(session, 9002, "access_approved", "fi", now=now)
         assert failed is not None
         failed.state = OutboxState.FAILED
-        twice = await outbox.tell(session, 9003, "access_approved", "fi")
+        twice = await outbox.tell(session, 9003, "access_approved", "fi", now=now)
         assert twice is not None
         twice.state, twice.maybe_repeated = OutboxState.SENT, True
         await jobs.schedule(session, "test.noop", now - timedelta(minutes=2))

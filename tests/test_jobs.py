@@ -136,7 +136,7 @@ async def test_moving_rearms_and_cancelling_stops(sessions: Sessions, calls: lis
     rows = await jobs(sessions)
     assert (rows["r1"].state, rows["r1"].due_at) == (JobState.PENDING, NOW + timedelta(hours=2))
     async with sessions() as session, session.begin():
-        assert await cancel_meeting_jobs(session, meeting.id) == 2
+        assert await cancel_meeting_jobs(session, meeting.id, NOW) == 2
     assert await worker(sessions, NOW + timedelta(days=2)).run_once() == 0
     assert {r.state for r in (await jobs(sessions)).values()} == {JobState.CANCELLED}
     assert len(calls) == 1

@@ -524,10 +524,11 @@ async def test_a_whole_scenario_at_debug_logs_no_personal_data(
             await stranger_hits_errors(bot, meeting.id)
             # The timed jobs due half an hour before the meeting: reminders, the summary.
             later = meeting.starts_at - timedelta(minutes=30)
+            bot.clock.set(later)  # the bot's one clock: workers, handlers, pages
             worker = JobWorker(
                 bot.services.sessions,
                 bot.services.settings,
-                clock=lambda: later,
+                clock=bot.services.now,
                 after_batch=bot.services.outbox_wake.set,
             )
             assert await worker.run_once() > 0

@@ -69,6 +69,7 @@ async def sisukas(
             window=(today + timedelta(days=1), today + timedelta(days=14)),
             answer_deadline=now + timedelta(days=3),
             settings=settings,
+            now=now,
             convener_role="responsible_social_worker",
         )
         meeting = await meetings.load(session, meeting.id)

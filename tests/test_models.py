@@ -130,7 +130,14 @@ async def test_constraints_refuse_inconsistent_rows(sessions: Sessions, breaks: 
                         )
                     )
                 elif breaks == "outbox_without_recipient":
-                    session.add(OutboxMessage(channel="telegram", kind="x", locale="fi"))
+                    session.add(
+                        OutboxMessage(
+                            channel="telegram",
+                            kind="x",
+                            locale="fi",
+                            next_attempt_at=f.at(2026, 6, 1, 9),
+                        )
+                    )
                 elif breaks == "double_answer":
                     session.add(
                         AvailabilityAnswer(

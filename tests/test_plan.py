@@ -55,7 +55,8 @@ async def held(bot: BotHarness) -> tuple[int, str]:
             session, meeting, start, settings, utcnow(), by=meeting.convener, confirmed=True
         )
         ends = meeting.ends_at
-    await JobWorker(bot.services.sessions, settings, clock=lambda: ends).run_once()
+    bot.clock.set(ends)  # the bot's one clock: workers, handlers, pages
+    await JobWorker(bot.services.sessions, settings, clock=bot.services.now).run_once()
     bot.services.outbox_wake.set()
     return meeting_id, opened.web_token
 

@@ -114,6 +114,22 @@ async def test_reminders_go_to_everyone_in_their_language_once(sessions: Session
     ]
 
 
+async def test_what_a_worker_queues_is_due_at_the_workers_time(sessions: Sessions) -> None:
+    # A worker running as if it were another time (the demo, a test, a worker catching up)
+    # queues messages due and stamped at that time, not at the wall clock's: a sender on the
+    # same clock sends them, and retention counts from it.
+    starts = local(2031, 6, 23, 10, 0)  # years after any wall clock this suite runs on
+    async with sessions() as session, session.begin():
+        meeting = await a_meeting(session, starts)
+        await plan_meeting_jobs(session, meeting, SETTINGS, now=local(2031, 6, 1, 9, 0))
+    at = starts - timedelta(hours=23)
+    await JobWorker(sessions, SETTINGS, clock=lambda: at).run_once()
+    async with sessions() as session:
+        rows = (await session.scalars(select(OutboxMessage))).all()
+    assert len(rows) == 4  # the three reminders and the guardian's questions reminder
+    assert {(row.next_attempt_at, row.created_at) for row in rows} == {(at, at)}
+
+
 async def test_moving_the_meeting_moves_its_reminders(sessions: Sessions) -> None:
     starts = local(2026, 6, 22, 10, 0)
     async with sessions() as session, session.begin():
@@ -163,7 +179,7 @@ async def test_cancelling_stops_every_job(sessions: Sessions) -> None:
         meeting = await a_meeting(session, starts)
         await plan_meeting_jobs(session, meeting, SETTINGS, now=local(2026, 6, 1, 9, 0))
         meeting.state = MeetingState.CANCELLED
-        assert await cancel_meeting_jobs(session, meeting.id) == 5
+        assert await cancel_meeting_jobs(session, meeting.id, local(2026, 6, 1, 9, 5)) == 5
     assert await JobWorker(sessions, SETTINGS, clock=lambda: starts).run_once() == 0
     assert await messages(sessions) == []
 
@@ -262,6 +278,7 @@ async def test_retention_deletes_what_is_no_longer_needed_and_audits_it(
                 locale="fi",
                 state="sent",
                 created_at=now - timedelta(days=40),
+                next_attempt_at=now - timedelta(days=40),
             )
         )
     await JobWorker(sessions, SETTINGS, clock=lambda: now).run_once()

@@ -70,7 +70,8 @@ async def answered_and_fixed(bot: BotHarness, *, chat_allowed: bool = False) -> 
         organisation = await session.get(Organisation, meeting.organisation_id)
         organisation.summary_in_chat_allowed = chat_allowed
         at = await questionnaire.deadline(session, meeting)  # the summary time
-    await JobWorker(bot.services.sessions, settings, clock=lambda: at).run_once()
+    bot.clock.set(at)  # the bot's one clock: workers, handlers, pages
+    await JobWorker(bot.services.sessions, settings, clock=bot.services.now).run_once()
     bot.services.outbox_wake.set()
     return meeting_id
 

@@ -10,6 +10,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.app import build_services
 from bot.web.app import build_web_app
+from scheduling.errors import StartupError
 
 from .harness import settings_for_test
 
@@ -61,3 +62,15 @@ async def test_pages_keep_links_to_themselves_and_nothing_else(client: TestClien
     assert "default-src 'self'" in response.headers["Content-Security-Policy"]
     css = await client.get("/static/kerralla.css")
     assert css.status == 200
+
+
+async def test_the_pages_do_not_start_without_a_data_key(database_url: str) -> None:
+    # The family's forms are signed with DATA_KEY: there is no fallback key to sign them with.
+    services = build_services(settings_for_test(database_url, "http://127.0.0.1:9", data_key=None))
+    try:
+        with pytest.raises(StartupError) as refused:
+            build_web_app(services)
+    finally:
+        await services.engine.dispose()
+    message = str(refused.value)
+    assert message.startswith("DATA_KEY is not set") and "\n" not in message

@@ -69,13 +69,13 @@ async def play(lang: str, folder: Path, out: TextIO) -> list[Path]:
         async with ObservedBotAPI(TOKEN, BOT_USERNAME) as api:
             settings = demo_settings(api.url, Path(work) / "kerralla.db", mailbox.port, lang)
             await prepare_database(settings)
-            services = build_services(settings)
+            clock = StageClock()  # the play's one clock: handlers, pages and workers
+            services = build_services(settings, clock)
             application = build_application(services, rate_limiter=no_limits())
             web = await start_web(services)
             transcript = Transcript(api, names(t), folder, numbering, out)
             transcript.mailbox = mailbox
             stop = asyncio.Event()
-            clock = StageClock()
             sending: asyncio.Future[list[None]] | None = None
             try:
                 await application.initialize()
@@ -84,7 +84,7 @@ async def play(lang: str, folder: Path, out: TextIO) -> list[Path]:
                 assert application.updater is not None
                 await application.updater.start_polling(poll_interval=0, timeout=1)
                 workers = [
-                    Delivery(services, application.bot, idle_seconds=0.2, clock=clock),
+                    Delivery(services, application.bot, idle_seconds=0.2),
                     MailDelivery(services.sessions, settings, idle_seconds=0.2, clock=clock),
                 ]
                 sending = asyncio.gather(

@@ -30,7 +30,6 @@ from scheduling.models import (
     ProfessionalState,
     Sector,
     TelegramUser,
-    utcnow,
 )
 from scheduling.reminders import PLAN_PROMPT, REMINDER, SUMMARY
 
@@ -212,7 +211,7 @@ class Scenario:
                         title=t.gettext(person.title),
                         email=email_of(person),
                         state=ProfessionalState.APPROVED,
-                        approved_at=utcnow(),
+                        approved_at=self.services.now(),
                     )
                 )
                 self.transcript.note(
@@ -243,7 +242,7 @@ class Scenario:
         await play.type(
             CONVENER, t.gettext("Kuusilahti school, meeting room 2"), has_button("cv:win:")
         )
-        today = utcnow().astimezone(ZoneInfo(self.services.settings.timezone)).date()
+        today = self.services.now().astimezone(ZoneInfo(self.services.settings.timezone)).date()
         first, last = today + timedelta(days=7), today + timedelta(days=20)
         deadlines = await play.type(
             CONVENER, f"{day_month(first, today)}–{day_month(last, today)}", has_button("cv:dl:")

@@ -17,7 +17,6 @@ from scheduling.models import (
     CandidateTime,
     MeetingState,
     TelegramUser,
-    utcnow,
 )
 from scheduling.people import approved_professional
 
@@ -36,7 +35,7 @@ async def open_seat_link(update: Update, context: Context, token: str) -> bool:
     t = await translator_for(update, context)
     async with transaction(svc.sessions) as session:
         person = await session.get(TelegramUser, user.id)
-        seat = await meetings.claim_seat(session, token, person, utcnow())
+        seat = await meetings.claim_seat(session, token, person, svc.now())
         if seat is None:
             return False
         meeting = await meetings.load(session, seat.meeting_id)
@@ -46,6 +45,7 @@ async def open_seat_link(update: Update, context: Context, token: str) -> bool:
                 user.id,
                 "times_invitation",
                 t.locale,
+                now=svc.now(),
                 meeting_id=meeting.id,
                 dedupe_key=f"times:seat:{seat.id}",
                 participant_id=seat.id,
@@ -56,6 +56,7 @@ async def open_seat_link(update: Update, context: Context, token: str) -> bool:
                 user.id,
                 "meeting_fixed",
                 t.locale,
+                now=svc.now(),
                 meeting_id=meeting.id,
                 dedupe_key=f"fixed:seat:{seat.id}",
                 participant_id=seat.id,
@@ -99,7 +100,7 @@ async def answered(update: Update, context: Context) -> None:
             await query.answer(stale, show_alert=True)
             return
         try:
-            await meetings.answer(session, meeting, seat, int(raw_id), CODES[code], utcnow())
+            await meetings.answer(session, meeting, seat, int(raw_id), CODES[code], svc.now())
         except InvalidInput as error:
             await query.answer(error.render(t), show_alert=True)
             return
@@ -147,7 +148,7 @@ async def fix(update: Update, context: Context) -> None:
                     meeting,
                     candidate.starts_at,
                     svc.settings,
-                    utcnow(),
+                    svc.now(),
                     by=by,
                     confirmed=step == ["!"],
                 )

@@ -21,7 +21,6 @@ from scheduling.calendars import SKIP_REASONS, SkippedEntry, busy_from_feed, pro
 from scheduling.db import transaction
 from scheduling.errors import InvalidInput
 from scheduling.i18n import Translator
-from scheduling.models import utcnow
 from scheduling.people import approved_professional, set_calendar_feed
 
 from ..commands import CALENDAR, CANCEL
@@ -102,7 +101,7 @@ async def gave_address(update: Update, context: Context) -> int:
     except InvalidInput as error:
         await update.effective_message.reply_text(error.render(t))
         return ADDRESS
-    now = utcnow()
+    now = svc.now()
     result = await busy_from_feed(
         checked,
         now,

@@ -36,7 +36,6 @@ from scheduling.models import (
     Professional,
     ProfessionalState,
     Sector,
-    utcnow,
 )
 from scheduling.people import approved_professional
 from scheduling.timeparse import parse_date, parse_date_range, parse_moment
@@ -237,7 +236,7 @@ async def gave_place(update: Update, context: Context) -> int:
 
 
 def today_in(context: Context) -> datetime:
-    return utcnow().astimezone(ZoneInfo(services(context).settings.timezone))
+    return services(context).now().astimezone(ZoneInfo(services(context).settings.timezone))
 
 
 async def chose_window(update: Update, context: Context) -> int:
@@ -331,6 +330,7 @@ async def chose_deadline(update: Update, context: Context) -> int:
             window=(first, last),
             answer_deadline=deadline.astimezone(UTC),
             settings=svc.settings,
+            now=svc.now(),
             convener_role=plan["my_role"],
         )
         plan["meeting"] = meeting.id
@@ -484,7 +484,7 @@ async def chose_role(update: Update, context: Context) -> int:
                     family_role=family_role,
                     required=role.required,
                     locale=t.locale,
-                    now=utcnow(),
+                    now=svc.now(),
                 )
                 link = f"https://t.me/{context.bot.username}?start={opened.telegram_token}"
                 if opened.web_token is not None:
@@ -536,7 +536,7 @@ async def circle_done(update: Update, context: Context) -> int:
             return CIRCLE
         try:
             proposal = await propose_times(
-                session, meeting, svc.settings, utcnow(), cache=svc.calendar_cache, limit=5
+                session, meeting, svc.settings, svc.now(), cache=svc.calendar_cache, limit=5
             )
         except InvalidInput as error:
             await refuse(update, t, error)
@@ -592,7 +592,7 @@ async def own_time(update: Update, context: Context) -> int:
         start = parse_moment(
             update.effective_message.text or "", today_in(context).date(), svc.settings.timezone
         )
-        if start <= utcnow():
+        if start <= svc.now():
             raise InvalidInput(N_("That time has already passed."))
     except InvalidInput as error:
         await refuse(update, t, error)
@@ -621,8 +621,8 @@ async def send(update: Update, context: Context) -> int:
     try:
         async with transaction(svc.sessions) as session:
             meeting = await meetings.load(session, plan["meeting"], lock=True)
-            await meetings.set_candidates(session, meeting, chosen, utcnow())
-            await meetings.send_for_answers(session, meeting, svc.settings, utcnow())
+            await meetings.set_candidates(session, meeting, chosen, svc.now())
+            await meetings.send_for_answers(session, meeting, svc.settings, svc.now())
     except InvalidInput as error:
         await refuse(update, t, error)
         return TIMES
@@ -651,10 +651,10 @@ async def next_meeting(update: Update, context: Context) -> int:
             if previous is None or not meetings.can_manage(previous, by):
                 raise InvalidInput(N_("This button is no longer valid."))
             meeting = await meetings.next_in_series(
-                session, previous, svc.settings, utcnow(), by=by
+                session, previous, svc.settings, svc.now(), by=by
             )
             proposal = await propose_times(
-                session, meeting, svc.settings, utcnow(), cache=svc.calendar_cache, limit=5
+                session, meeting, svc.settings, svc.now(), cache=svc.calendar_cache, limit=5
             )
     except InvalidInput as error:
         await refuse(update, t, error)

@@ -31,7 +31,6 @@ from scheduling.models import (
     QuestionKind,
     ResponseState,
     TelegramUser,
-    utcnow,
 )
 
 from ..commands import CANCEL, MEETINGS
@@ -205,7 +204,7 @@ async def toggle_reader(update: Update, context: Context) -> int:
         try:
             granted = seat_id not in questionnaire.readers(response)
             await questionnaire.set_consent(
-                session, meeting, member, response, seat_id, granted, utcnow(), CHAT
+                session, meeting, member, response, seat_id, granted, services(context).now(), CHAT
             )
         except InvalidInput as error:
             await update.callback_query.answer(error.render(t), show_alert=True)
@@ -284,7 +283,7 @@ async def save(
             value = sorted(current ^ {toggle})
         try:
             await questionnaire.save_answer(
-                session, meeting, member, response, question, value, svc.settings, utcnow(), CHAT
+                session, meeting, member, response, question, value, svc.settings, svc.now(), CHAT
             )
         except InvalidInput as error:
             if update.callback_query is not None:
@@ -328,7 +327,7 @@ async def show_review(update: Update, context: Context, note: str = "") -> int:
         _meeting, member, response, t = await load(update, context, session)
         asked = await questionnaire.questions(session, response, member)
         answers = questionnaire.read_answers(response, svc.settings)
-        questionnaire.audit(session, member, "answers.read", response, CHAT, utcnow())
+        questionnaire.audit(session, member, "answers.read", response, CHAT, svc.now())
         submitted = response.state == ResponseState.SUBMITTED
         readers = len(questionnaire.readers(response))
     lines = [note] if note else []
@@ -364,7 +363,7 @@ async def send(update: Update, context: Context) -> int:
     async with transaction(svc.sessions) as session:
         meeting, member, response, t = await load(update, context, session)
         try:
-            sent = await questionnaire.submit(session, meeting, member, response, utcnow(), CHAT)
+            sent = await questionnaire.submit(session, meeting, member, response, svc.now(), CHAT)
         except InvalidInput as error:
             await update.callback_query.answer(error.render(t), show_alert=True)
             return REVIEW

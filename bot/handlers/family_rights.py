@@ -13,7 +13,7 @@ from scheduling import family_data, meetings, questionnaire
 from scheduling.db import transaction
 from scheduling.errors import InvalidInput
 from scheduling.i18n import N_, Translator
-from scheduling.models import AccessChannel, FamilyMember, Meeting, utcnow
+from scheduling.models import AccessChannel, FamilyMember, Meeting
 
 from ..context import Context, services, translator_for
 from .convene import column, refuse
@@ -76,7 +76,7 @@ async def readers(update: Update, context: Context) -> None:
                 seat_id = int(parts[3])
                 granted = seat_id not in questionnaire.readers(response)
                 await questionnaire.set_consent(
-                    session, meeting, member, response, seat_id, granted, utcnow(), CHAT
+                    session, meeting, member, response, seat_id, granted, svc.now(), CHAT
                 )
             chosen = questionnaire.readers(response)
             labels = await reader_labels(session, meeting, t)
@@ -103,7 +103,7 @@ async def download(update: Update, context: Context) -> None:
     try:
         async with transaction(svc.sessions) as session:
             _, member = await _own(session, update, int(update.callback_query.data.split(":")[2]))
-            data = await family_data.export(session, member, svc.settings, utcnow(), CHAT)
+            data = await family_data.export(session, member, svc.settings, svc.now(), CHAT)
     except InvalidInput as error:
         await refuse(update, t, error)
         return
@@ -125,7 +125,7 @@ async def delete(update: Update, context: Context) -> None:
         async with transaction(svc.sessions) as session:
             _, member = await _own(session, update, int(meeting_id))
             if action == "del!":
-                await family_data.delete_answers(session, member, utcnow(), CHAT)
+                await family_data.delete_answers(session, member, svc.now(), CHAT)
     except InvalidInput as error:
         await refuse(update, t, error)
         return

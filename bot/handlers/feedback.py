@@ -16,7 +16,7 @@ from scheduling import feedback, meetings
 from scheduling.db import transaction
 from scheduling.errors import InvalidInput
 from scheduling.i18n import N_
-from scheduling.models import FeedbackAnswer, utcnow
+from scheduling.models import FeedbackAnswer
 
 from ..commands import CANCEL
 from ..context import Context, services, translator_for
@@ -38,7 +38,7 @@ async def answered(update: Update, context: Context) -> int:
             if meeting is None or seat is None or seat.family_member is None:
                 raise InvalidInput(N_("This button is no longer valid."))
             await feedback.record(
-                session, meeting, seat.family_member, FeedbackAnswer(choice), utcnow()
+                session, meeting, seat.family_member, FeedbackAnswer(choice), svc.now()
             )
     except InvalidInput as error:
         await refuse(update, t, error)

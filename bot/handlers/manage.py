@@ -26,7 +26,6 @@ from scheduling.models import (
     Professional,
     ResponseState,
     TelegramUser,
-    utcnow,
 )
 from scheduling.people import Role, approved_professional, role_of
 from scheduling.timeparse import parse_moment
@@ -62,7 +61,9 @@ def when(t: Translator, meeting: Meeting) -> str:
 async def list_meetings(update: Update, context: Context) -> None:
     t = await translator_for(update, context)
     async with services(context).sessions() as session:
-        found = await meetings.meetings_of(session, update.effective_user.id, utcnow())
+        found = await meetings.meetings_of(
+            session, update.effective_user.id, services(context).now()
+        )
         professional = await approved_professional(session, update.effective_user.id)
         role = await role_of(session, update.effective_user.id)
     if role in {Role.STRANGER, Role.PENDING}:
@@ -97,7 +98,7 @@ async def new_feed(update: Update, context: Context) -> None:
     svc = services(context)
     async with transaction(svc.sessions) as session:
         user = await session.get(TelegramUser, update.effective_user.id)
-        token = await feeds.renew(session, user, utcnow()) if user else None
+        token = await feeds.renew(session, user, svc.now()) if user else None
     if token is None:
         await update.callback_query.answer(
             t.gettext("This button is no longer valid."), show_alert=True
@@ -156,7 +157,7 @@ async def card(update: Update, context: Context) -> None:
     if (
         response is not None
         and meeting.state != MeetingState.CANCELLED
-        and (until is None or utcnow() < until)
+        and (until is None or services(context).now() < until)
     ):
         submitted = response.state == ResponseState.SUBMITTED
         label = family.answer_button(t, meeting.id, submitted)
@@ -180,7 +181,7 @@ async def card(update: Update, context: Context) -> None:
     if manager and meeting.state == MeetingState.SCHEDULED:
         rows.append([(t.gettext("Move"), f"move:{meeting.id}")])
     if manager and meeting.state in {MeetingState.SCHEDULED, MeetingState.HELD}:
-        if plans.is_open(meeting, utcnow()):
+        if plans.is_open(meeting, services(context).now()):
             rows.append([(t.gettext("Joint plan"), f"plan:{meeting.id}")])
         rows.append([(t.gettext("Convene the next meeting"), f"next:{meeting.id}")])
     if manager and meeting.state in {MeetingState.COLLECTING, MeetingState.SCHEDULED}:
@@ -215,7 +216,7 @@ async def remind(update: Update, context: Context) -> None:
     try:
         async with transaction(svc.sessions) as session:
             meeting = await meetings.load(session, int(update.callback_query.data.split(":")[1]))
-            count = await meetings.remind_pending(session, meeting, utcnow())
+            count = await meetings.remind_pending(session, meeting, svc.now())
     except InvalidInput as error:
         await update.callback_query.answer(error.render(t), show_alert=True)
         return
@@ -253,7 +254,7 @@ async def co_convener_chosen(update: Update, context: Context) -> None:
         async with transaction(svc.sessions) as session:
             meeting = await meetings.load(session, int(meeting_id))
             by = await approved_professional(session, update.effective_user.id)
-            seat = await meetings.name_co_convener(session, meeting, int(seat_id), by=by)
+            seat = await meetings.name_co_convener(session, meeting, int(seat_id), svc.now(), by=by)
             name = seat.professional.display_name
     except InvalidInput as error:
         await update.callback_query.answer(error.render(t), show_alert=True)
@@ -299,10 +300,10 @@ async def gave_reason(update: Update, context: Context) -> int:
                 meeting,
                 update.effective_message.text or "",
                 svc.settings,
-                utcnow(),
+                svc.now(),
                 by=by,
             )
-            await meetings.refresh_tally(session, meeting)
+            await meetings.refresh_tally(session, meeting, svc.now())
     except InvalidInput as error:
         await update.effective_message.reply_text(error.render(t))
         return REASON
@@ -351,7 +352,7 @@ async def chose_how(update: Update, context: Context) -> int:
 async def gave_new_time(update: Update, context: Context) -> int:
     t = await translator_for(update, context)
     svc = services(context)
-    now = utcnow()
+    now = svc.now()
     today = now.astimezone(t.zone).date()
     try:
         lines = [

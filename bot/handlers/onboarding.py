@@ -17,7 +17,7 @@ from telegram.ext import (
 from scheduling import outbox
 from scheduling.db import transaction
 from scheduling.i18n import Translator
-from scheduling.models import Organisation, Sector, TelegramUser, utcnow
+from scheduling.models import Organisation, Sector, TelegramUser
 from scheduling.people import Role, role_of
 from scheduling.professionals import decide, register, request_access
 
@@ -34,7 +34,7 @@ async def open_invitation(update: Update, context: Context, token: str) -> bool:
     svc = services(context)
     user = update.effective_user
     async with transaction(svc.sessions) as session:
-        professional = await register(session, token, user.id, user.full_name, utcnow())
+        professional = await register(session, token, user.id, user.full_name, svc.now())
         if professional is None:
             return False
         organisation = await session.get(Organisation, professional.organisation_id)
@@ -157,13 +157,18 @@ async def gave_title(update: Update, context: Context) -> int:
             sector=Sector(choice["sector"]),
             title=title,
             name=user.full_name,
-            now=utcnow(),
+            now=svc.now(),
         )
         for admin in svc.settings.admin_telegram_ids:
             known = await session.get(TelegramUser, admin)
             locale = known.locale if known else svc.settings.default_locale
             await outbox.tell(
-                session, admin, "access_requested", locale, professional_id=professional.id
+                session,
+                admin,
+                "access_requested",
+                locale,
+                now=svc.now(),
+                professional_id=professional.id,
             )
     svc.outbox_wake.set()
     await update.effective_message.reply_text(
@@ -205,7 +210,7 @@ async def decision(update: Update, context: Context) -> None:
         return
     async with transaction(svc.sessions) as session:
         professional = await decide(
-            session, int(raw_id), admin, approve=verdict == "yes", now=utcnow()
+            session, int(raw_id), admin, approve=verdict == "yes", now=svc.now()
         )
         if professional is not None and professional.telegram_user_id is not None:
             person = await session.get(TelegramUser, professional.telegram_user_id)
@@ -214,6 +219,7 @@ async def decision(update: Update, context: Context) -> None:
                 professional.telegram_user_id,
                 "access_approved" if verdict == "yes" else "access_declined",
                 person.locale if person else svc.settings.default_locale,
+                now=svc.now(),
                 professional_id=professional.id,
             )
     if professional is None:

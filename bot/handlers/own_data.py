@@ -13,7 +13,7 @@ from telegram.ext import Application, CallbackQueryHandler, CommandHandler
 
 from scheduling import own_profile
 from scheduling.db import transaction
-from scheduling.models import AccessChannel, Organisation, utcnow
+from scheduling.models import AccessChannel, Organisation
 from scheduling.people import Role, approved_professional, role_of
 
 from ..commands import MEETINGS, MYDATA
@@ -77,7 +77,7 @@ async def download(update: Update, context: Context) -> None:
     t = await translator_for(update, context)
     async with transaction(services(context).sessions) as session:
         professional = await approved_professional(session, update.effective_user.id)
-        data = await own_profile.export(session, professional, utcnow(), CHAT)
+        data = await own_profile.export(session, professional, services(context).now(), CHAT)
     await update.callback_query.answer()
     await update.effective_message.reply_document(
         io.BytesIO(json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")),
@@ -103,7 +103,7 @@ async def delete(update: Update, context: Context) -> None:
         return
     async with transaction(services(context).sessions) as session:
         professional = await approved_professional(session, update.effective_user.id)
-        await own_profile.delete(session, professional, utcnow(), CHAT)
+        await own_profile.delete(session, professional, services(context).now(), CHAT)
     await query.edit_message_text(
         t.gettext(
             "Your profile has been deleted. If you need Kerralla again, ask your administrator "

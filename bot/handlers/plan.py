@@ -21,7 +21,7 @@ from scheduling import meetings, plans
 from scheduling.db import transaction
 from scheduling.errors import InvalidInput
 from scheduling.i18n import N_, Translator
-from scheduling.models import AccessChannel, ActorKind, AuditEvent, Meeting, Professional, utcnow
+from scheduling.models import AccessChannel, ActorKind, AuditEvent, Meeting, Professional
 from scheduling.people import approved_professional
 from scheduling.timeparse import parse_date
 
@@ -41,7 +41,7 @@ async def _managed(update: Update, context: Context, meeting_id: int) -> Meeting
         professional = await approved_professional(session, update.effective_user.id)
     if meeting is None or not meetings.can_manage(meeting, professional):
         raise InvalidInput(N_("This button is no longer valid."))
-    plans.check_open(meeting, utcnow())
+    plans.check_open(meeting, services(context).now())
     return meeting
 
 
@@ -164,7 +164,7 @@ async def gave_when(update: Update, context: Context) -> int:
     item = state.get("item")
     if item is None:
         return ConversationHandler.END
-    now = utcnow()
+    now = svc.now()
     try:
         due = None
         if update.callback_query is not None:
@@ -189,7 +189,7 @@ async def send(update: Update, context: Context) -> int:
     try:
         async with transaction(svc.sessions) as session:
             meeting, by = await _locked(session, update, context)
-            told = await plans.share(session, meeting, svc.settings, utcnow(), by=by)
+            told = await plans.share(session, meeting, svc.settings, svc.now(), by=by)
     except InvalidInput as error:
         await refuse(update, t, error)
         return OVERVIEW
@@ -223,6 +223,7 @@ async def as_text(update: Update, context: Context) -> int:
         by = await approved_professional(session, update.effective_user.id)
         session.add(
             AuditEvent(
+                occurred_at=svc.now(),
                 actor_kind=ActorKind.PROFESSIONAL,
                 actor_id=by.id if by else None,
                 action="plan.export",
@@ -247,7 +248,7 @@ async def undo(update: Update, context: Context) -> int:
     try:
         async with transaction(svc.sessions) as session:
             meeting, by = await _locked(session, update, context)
-            await plans.remove_last(session, meeting, utcnow(), by=by)
+            await plans.remove_last(session, meeting, svc.now(), by=by)
     except InvalidInput as error:
         await refuse(update, t, error)
         return OVERVIEW

@@ -8,8 +8,8 @@ from aiohttp import web
 
 from scheduling.calendar_files import feed
 from scheduling.db import READ_ONLY
+from scheduling.errors import StartupError
 from scheduling.feeds import feed_meetings
-from scheduling.models import utcnow
 
 from ..services import Services
 from . import family, summary
@@ -41,7 +41,7 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
 async def calendar_feed(request: web.Request) -> web.Response:
     """A person's secret feed: unknown, revoked and expired addresses all answer 404."""
     services = request.app[SERVICES]
-    now = utcnow()
+    now = services.now()
     async with services.sessions() as session:
         await session.connection(execution_options=READ_ONLY)
         found = await feed_meetings(session, request.match_info["token"], now)
@@ -64,6 +64,11 @@ async def front_page(request: web.Request) -> web.Response:
 
 
 def build_web_app(services: Services) -> web.Application:
+    if services.settings.data_key is None:  # no secret has a default
+        raise StartupError(
+            "DATA_KEY is not set: it seals the family's answers and signs their forms. Create "
+            "one with `kerralla generate-key` and set DATA_KEY in the environment or in .env."
+        )
     app = web.Application(
         middlewares=[security_headers, rate_limits(services.settings)], client_max_size=64 * 1024
     )

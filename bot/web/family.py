@@ -40,7 +40,6 @@ from scheduling.models import (
     QuestionKind,
     QuestionnaireResponse,
     ResponseState,
-    utcnow,
 )
 
 from ..messages import in_language
@@ -67,7 +66,8 @@ def language(request: web.Request, link_language: str | None, default: str) -> s
 
 def csrf_value(request: web.Request) -> str:
     key = request.app[SERVICES].settings.data_key
-    secret = key.get_secret_value().encode() if key else b"kerralla"
+    assert key is not None  # build_web_app refuses to start without one
+    secret = key.get_secret_value().encode()
     token = request.match_info["token"].encode()
     return hmac.new(secret, b"family-form:" + token, hashlib.sha256).hexdigest()
 
@@ -100,7 +100,7 @@ class Visit:
 
 async def visit(request: web.Request, session) -> Visit | None:  # type: ignore[no-untyped-def]
     services = request.app[SERVICES]
-    view = await family_view(session, request.match_info["token"], utcnow())
+    view = await family_view(session, request.match_info["token"], services.now())
     if view is None:
         return None
     asked = request.query.get("lang", "")
@@ -168,7 +168,7 @@ async def overview(request: web.Request) -> web.Response:
     open_ = (
         response is not None
         and meeting.state in {MeetingState.DRAFT, MeetingState.COLLECTING, MeetingState.SCHEDULED}
-        and (until is None or utcnow() < until)
+        and (until is None or request.app[SERVICES].now() < until)
     )
     return page(
         request,
@@ -193,7 +193,7 @@ async def calendar_file(request: web.Request) -> web.Response:
         raise web.HTTPNotFound()
     page_link = f"{services.settings.base_url}/f/{found.token}"  # back to this page
     file = for_participant(
-        found.view.meeting, found.view.seat, found.t, services.settings, utcnow(), page_link
+        found.view.meeting, found.view.seat, found.t, services.settings, services.now(), page_link
     )
     if file is None:
         raise web.HTTPNotFound()
@@ -236,13 +236,13 @@ async def consent_page(request: web.Request) -> web.Response:
                             response,
                             seat.id,
                             str(seat.id) in chosen,
-                            utcnow(),
+                            services.now(),
                             WEB,
                         )
             except InvalidInput as error:
                 return page(request, found, "family_closed.html", reason=error.render(found.t))
             try:  # on to the questions while they are open; afterwards back to "your data"
-                await questionnaire.check_open(session, meeting, utcnow())
+                await questionnaire.check_open(session, meeting, services.now())
                 redirect = found.url("/q/1")
             except InvalidInput:
                 redirect = found.url("/data")
@@ -317,7 +317,7 @@ async def question_page(request: web.Request) -> web.Response:
                         question,
                         value,
                         services.settings,
-                        utcnow(),
+                        services.now(),
                         WEB,
                     )
                 except InvalidInput:
@@ -325,7 +325,7 @@ async def question_page(request: web.Request) -> web.Response:
                 return web.Response(status=204)  # committed as the block ends
             target = number - 1 if action == "back" else number + 1
             try:
-                await questionnaire.check_open(session, meeting, utcnow())
+                await questionnaire.check_open(session, meeting, services.now())
             except InvalidInput as closed:  # nothing can be saved: "back" still goes back
                 if action != "back":
                     error = closed.render(found.t)
@@ -339,7 +339,7 @@ async def question_page(request: web.Request) -> web.Response:
                         question,
                         None if action == "skip" else value,
                         services.settings,
-                        utcnow(),
+                        services.now(),
                         WEB,
                     )
                 except InvalidInput as refusal:  # the answer itself: the field is marked
@@ -380,14 +380,14 @@ async def review_page(request: web.Request) -> web.Response:
         if request.method == "POST":
             await checked_form(request)
             try:
-                await questionnaire.submit(session, meeting, member, response, utcnow(), WEB)
+                await questionnaire.submit(session, meeting, member, response, services.now(), WEB)
                 redirect = found.url("/review") + "&sent=1"
             except InvalidInput as refusal:
                 error = refusal.render(found.t)
         asked = await found.questions(session, response)
         answers = questionnaire.read_answers(response, services.settings)
         written_in = questionnaire.written_in(response)
-        questionnaire.audit(session, member, "answers.read", response, WEB, utcnow())
+        questionnaire.audit(session, member, "answers.read", response, WEB, services.now())
         rows = []
         for number, question in enumerate(asked, 1):
             value = questionnaire.as_shown(question, answers.get(question.id))
@@ -436,7 +436,9 @@ async def feedback_page(request: web.Request) -> web.Response:
                 if choice not in FEEDBACK_CHOICES:
                     invalid = "answer"
                     raise InvalidInput(N_("Choose one of the answers."))
-                await feedback.record(session, meeting, member, FeedbackAnswer(choice), utcnow())
+                await feedback.record(
+                    session, meeting, member, FeedbackAnswer(choice), services.now()
+                )
                 invalid = "comment"
                 await feedback.comment(session, meeting, member, comment, services.settings)
             except InvalidInput as refusal:
@@ -473,7 +475,7 @@ async def data_page(request: web.Request) -> web.Response:
             if form.get("confirm") != ["yes"]:
                 error = found.t.gettext("Tick the box to confirm that you want to delete them.")
             else:
-                deleted = await family_data.delete_answers(session, member, utcnow(), WEB)
+                deleted = await family_data.delete_answers(session, member, services.now(), WEB)
     if deleted is not None:
         raise web.HTTPSeeOther(found.url("/data") + "&deleted=1")
     return page(
@@ -493,7 +495,7 @@ async def data_download(request: web.Request) -> web.Response:
         if found is None:
             return not_valid(request)
         data = await family_data.export(
-            session, found.view.seat.family_member, services.settings, utcnow(), WEB
+            session, found.view.seat.family_member, services.settings, services.now(), WEB
         )
     return web.Response(
         body=json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8"),

@@ -17,7 +17,6 @@ from aiohttp import web
 from scheduling import health
 from scheduling.db import READ_ONLY
 from scheduling.errors import describe
-from scheduling.models import utcnow
 
 from .context import SERVICES
 
@@ -29,7 +28,7 @@ DATABASE_TIMEOUT = 5.0
 async def healthz(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
     settings = services.settings
-    now = utcnow()
+    now = services.now()
     expected = ["delivery", "jobs"] + (["email"] if settings.smtp_host else [])
     thresholds = health.Thresholds(
         stuck_after=timedelta(seconds=settings.health_stuck_seconds),

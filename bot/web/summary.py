@@ -10,7 +10,7 @@ from aiohttp import web
 from scheduling import meetings, summaries
 from scheduling.db import transaction
 from scheduling.i18n import translator
-from scheduling.models import AccessChannel, TelegramUser, utcnow
+from scheduling.models import AccessChannel, TelegramUser
 
 from ..messages import numbered_family_name
 from .context import SERVICES
@@ -20,7 +20,7 @@ from .pages import render
 
 async def summary_page(request: web.Request) -> web.Response:
     services = request.app[SERVICES]
-    now = utcnow()
+    now = services.now()
     async with transaction(services.sessions) as session:
         reader = await summaries.reader_of(session, request.match_info["token"], now)
         meeting = await meetings.load(session, reader.meeting_id) if reader else None

@@ -99,7 +99,8 @@ class OutboxMessage(Base):
         enum_type(OutboxState, "state"), default=OutboxState.PENDING
     )
     attempts: Mapped[int] = mapped_column(default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Set by whoever queues it, from their clock (scheduling.outbox): no wall-clock default.
+    next_attempt_at: Mapped[datetime]
     last_error: Mapped[str | None] = mapped_column(sa.Text)
     # A try whose outcome was never known (the connection broke, or the sender died mid-send)
     # came before: the recipient may have it twice. Neither Telegram nor SMTP can tell.
