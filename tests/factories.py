@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from scheduling import meetings
 from scheduling.models import (
     FamilyMember,
     FamilyRole,
@@ -123,3 +124,18 @@ async def family_member(session: AsyncSession, **values: object) -> FamilyMember
 
 def at(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
+
+
+async def guardian_seat(
+    session: AsyncSession, meeting: Meeting, locale: str, now: datetime
+) -> meetings.OpenSeat:
+    """A guardian's seat opened by the convener, as `/uusi` opens one: a one-time link."""
+    return await meetings.open_seat(
+        session,
+        meeting,
+        "guardian",
+        family_role=FamilyRole.GUARDIAN,
+        required=False,
+        locale=locale,
+        now=now,
+    )

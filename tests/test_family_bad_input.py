@@ -16,7 +16,6 @@ from scheduling import meetings
 from scheduling.models import (
     Answer,
     AuditEvent,
-    FamilyRole,
     Meeting,
     MeetingState,
     QuestionnaireResponse,
@@ -24,6 +23,7 @@ from scheduling.models import (
     utcnow,
 )
 
+from .factories import guardian_seat
 from .harness import BotHarness
 from .test_managing import sisukas
 
@@ -40,15 +40,7 @@ async def two_families(bot: BotHarness) -> tuple[int, str, str]:
     async with bot.services.sessions() as session, session.begin():
         meeting = await meetings.load(session, meeting_id)
         for locale in ("sv", "fi"):
-            opened = await meetings.open_seat(
-                session,
-                meeting,
-                "guardian",
-                family_role=FamilyRole.GUARDIAN,
-                required=False,
-                locale=locale,
-                now=utcnow(),
-            )
+            opened = await guardian_seat(session, meeting, locale, utcnow())
             links.append(opened.web_token)
     return meeting_id, links[0], links[1]
 

@@ -11,7 +11,6 @@ from sqlalchemy.orm import selectinload
 from scheduling import meetings, questionnaire
 from scheduling.jobs import JobWorker
 from scheduling.models import (
-    FamilyRole,
     QuestionnaireResponse,
     ResponseState,
     TelegramUser,
@@ -19,6 +18,7 @@ from scheduling.models import (
 )
 
 from . import factories as f
+from .factories import guardian_seat
 from .harness import BotHarness, button
 from .test_managing import CONVENER, sisukas
 
@@ -30,15 +30,7 @@ async def test_a_guardian_answers_in_the_chat(bot: BotHarness) -> None:
     meeting_id = await sisukas(bot)
     async with bot.services.sessions() as session, session.begin():
         meeting = await meetings.load(session, meeting_id)
-        opened = await meetings.open_seat(
-            session,
-            meeting,
-            "guardian",
-            family_role=FamilyRole.GUARDIAN,
-            required=False,
-            locale="fi",
-            now=utcnow(),
-        )
+        opened = await guardian_seat(session, meeting, "fi", utcnow())
     api.user(GUARDIAN, first_name="Maija", last_name="Meikäläinen", language_code="fi")
     api.send_text(GUARDIAN, f"/start {opened.telegram_token}")
     joined = await api.wait_for_message(GUARDIAN, "Olet nyt mukana tapaamisessa")

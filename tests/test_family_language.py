@@ -16,8 +16,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.web.app import build_web_app
 from scheduling import meetings, questionnaire, summaries
-from scheduling.models import AccessChannel, FamilyRole, utcnow
+from scheduling.models import AccessChannel, utcnow
 
+from .factories import guardian_seat
 from .harness import BotHarness
 from .test_managing import sisukas
 
@@ -43,15 +44,7 @@ async def client(bot: BotHarness) -> AsyncIterator[TestClient]:
 async def guardian_link(bot: BotHarness, meeting_id: int, locale: str = "fi") -> str:
     async with bot.services.sessions() as session, session.begin():
         meeting = await meetings.load(session, meeting_id)
-        opened = await meetings.open_seat(
-            session,
-            meeting,
-            "guardian",
-            family_role=FamilyRole.GUARDIAN,
-            required=False,
-            locale=locale,
-            now=utcnow(),
-        )
+        opened = await guardian_seat(session, meeting, locale, utcnow())
     assert opened.web_token is not None
     return opened.web_token
 

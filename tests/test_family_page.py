@@ -13,8 +13,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from bot.web.app import build_web_app
 from scheduling import meetings
-from scheduling.models import FamilyRole, Meeting, MeetingState, utcnow
+from scheduling.models import Meeting, MeetingState, utcnow
 
+from .factories import guardian_seat
 from .harness import BotHarness
 from .test_managing import sisukas
 
@@ -29,15 +30,7 @@ async def family_link(bot: BotHarness, locale: str = "sv") -> tuple[int, str]:
     meeting_id = await sisukas(bot)
     async with bot.services.sessions() as session, session.begin():
         meeting = await meetings.load(session, meeting_id)
-        opened = await meetings.open_seat(
-            session,
-            meeting,
-            "guardian",
-            family_role=FamilyRole.GUARDIAN,
-            required=False,
-            locale=locale,
-            now=utcnow(),
-        )
+        opened = await guardian_seat(session, meeting, locale, utcnow())
     assert opened.web_token is not None and opened.web_token != opened.telegram_token
     return meeting_id, opened.web_token
 

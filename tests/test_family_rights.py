@@ -19,12 +19,12 @@ from scheduling.models import (
     AccessChannel,
     Answer,
     AuditEvent,
-    FamilyRole,
     QuestionnaireResponse,
     TelegramUser,
     utcnow,
 )
 
+from .factories import guardian_seat
 from .harness import BotHarness, button
 from .test_managing import TEACHER, sisukas
 
@@ -46,15 +46,7 @@ async def shared_with_the_teacher(bot: BotHarness, *, telegram: bool) -> tuple[i
     now = utcnow()
     async with bot.services.sessions() as session, session.begin():
         meeting = await meetings.load(session, meeting_id)
-        opened = await meetings.open_seat(
-            session,
-            meeting,
-            "guardian",
-            family_role=FamilyRole.GUARDIAN,
-            required=False,
-            locale="sv",
-            now=now,
-        )
+        opened = await guardian_seat(session, meeting, "sv", now)
         view = await meetings.family_view(session, opened.web_token, now)
         member = view.seat.family_member
         if telegram:

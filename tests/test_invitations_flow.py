@@ -21,9 +21,10 @@ from sqlalchemy import select
 
 from bot.web.app import build_web_app
 from scheduling import meetings
-from scheduling.models import FamilyRole, Meeting, Professional, utcnow
+from scheduling.models import Meeting, Professional, utcnow
 
 from .calendar_servers import free_port
+from .factories import guardian_seat
 from .harness import BotHarness, button, running_bot
 from .test_managing import CONVENER, PRINCIPAL, TEACHER, fix_anyway, open_card, sisukas
 
@@ -256,15 +257,7 @@ async def test_a_family_members_invitation_leads_to_their_own_page(
     now = utcnow()
     async with bot.services.sessions() as session, session.begin():
         meeting = await meetings.load(session, meeting_id)
-        opened = await meetings.open_seat(
-            session,
-            meeting,
-            "guardian",
-            family_role=FamilyRole.GUARDIAN,
-            required=False,
-            locale="sv",
-            now=now,
-        )
+        opened = await guardian_seat(session, meeting, "sv", now)
         opened.seat.family_member.email = "vardnadshavare@hem.example"
         meeting = await meetings.load(session, meeting_id)
         start = meetings.current_candidates(meeting)[0].starts_at
